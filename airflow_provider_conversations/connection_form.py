@@ -1,0 +1,70 @@
+"""The ``conversations`` connection's form: extra fields and UI behaviour, in one table.
+
+Imported by ``get_provider_info`` while Airflow itself is still loading: it must not import Airflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CONN_TYPE = "conversations"
+DEFAULT_BASE_URL = "https://api.salesloft.com"
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One tunable of the connection: its type, default, bounds and form text."""
+
+    name: str
+    label: str
+    description: str
+    kind: type
+    default: float | int
+    minimum: float
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+
+
+#: The connection's extra fields, in form order. One table for parsing, the UI form and the docs.
+EXTRA_FIELDS: tuple[ExtraField, ...] = (
+    ExtraField("timeout", "Request timeout (s)", "Seconds to wait for the API to answer one request.",
+               float, 30.0, 0, exclusive_minimum=True),
+    ExtraField("max_retries", "Max retries", "Retries of one request on 429, 5xx, timeouts and lost "
+               "connections, with exponential backoff and jitter (0 disables).", int, 5, 0, 50),
+    ExtraField("backoff_base", "Backoff base (s)", "First backoff in seconds; it doubles on each retry.",
+               float, 1.0, 0),
+    ExtraField("budget_per_minute", "Rate-limit budget per minute", "The team's cost budget per minute "
+               "(600 on the real API).", int, 600, 1),
+    ExtraField("budget_share", "Budget share", "Share of the team's budget this provider may spend per "
+               "minute (0-1]; leave the rest to the team's other integrations.", float, 1.0, 0, 1,
+               exclusive_minimum=True),
+    ExtraField("rate_limit_window_seconds", "Rate-limit window (s)", "Length of the rate-limit window "
+               "(60 on the real API).", float, 60.0, 0, exclusive_minimum=True),
+)  # fmt: skip
+
+
+def conn_fields() -> dict[str, Any]:
+    """The declarative ``conn-fields`` of the connection form (Airflow >= 3.2)."""
+    result: dict[str, Any] = {}
+    for spec in EXTRA_FIELDS:
+        schema: dict[str, Any] = {
+            "type": ["integer" if spec.kind is int else "number", "null"],
+            "default": spec.default,
+        }
+        schema["minimum"] = spec.minimum
+        if spec.maximum is not None:
+            schema["maximum"] = spec.maximum
+        result[spec.name] = {"label": spec.label, "description": spec.description, "schema": schema}
+    return result
+
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden_fields": ["schema", "login"],
+    "relabeling": {"host": "API base URL", "password": "API key / OAuth token"},
+    "placeholders": {
+        "host": DEFAULT_BASE_URL,
+        "port": "optional; leave empty",
+        "password": "API key or OAuth access token",
+    },
+}

@@ -1,0 +1,55 @@
+"""Errors raised by the Conversations provider.
+
+Validation errors subclass :class:`ValueError` and are raised before any I/O. API errors subclass
+:class:`~airflow.exceptions.AirflowException` and carry what the API said, so callers branch on
+attributes, never on message text.
+"""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+
+
+class ConversationsFilterError(ValueError):
+    """A filter, range or paging argument is invalid. Raised before any HTTP request."""
+
+
+class ConversationsConnectionError(ValueError):
+    """The Airflow connection is incomplete or unsafe (no token, bad URL, plain http, bad extras)."""
+
+
+class ConversationsAPIError(AirflowException):
+    """The Conversations API answered with an error, or not at all.
+
+    :param message: what went wrong, in words a user can act on.
+    :param status: HTTP status code, or ``None`` when no response arrived.
+    :param api_message: the error message from the API's JSON body, if any.
+    :param request_id: the ``x-request-id`` response header, for the vendor's support.
+    :param retry_after: seconds the API asked us to wait (``Retry-After``), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        api_message: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.api_message = api_message
+        self.request_id = request_id
+        self.retry_after = retry_after
+        parts = [message]
+        if status is not None:
+            parts.append(f"status={status}")
+        if api_message:
+            parts.append(f"api_message={api_message!r}")
+        if request_id:
+            parts.append(f"request_id={request_id}")
+        super().__init__("; ".join(parts))
+
+
+class ConversationsResponseError(ConversationsAPIError):
+    """The API answered 2xx but the body is not the expected JSON envelope."""

@@ -1,0 +1,357 @@
+"""Filters of ``GET /v2/conversations``: typed, validated, and turned into wire parameters.
+
+This module is pure (no I/O). :data:`WIRE_NAMES` is the single table of query-parameter names;
+the API silently ignores names it does not know, so a misspelling here would return every record.
+Names marked *assumed* in ``api-notes.md`` are kept here and only here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from airflow_provider_conversations.exceptions import ConversationsFilterError
+
+LANGUAGE_CODES: tuple[str, ...] = (
+    "en-AU", "en-AB", "en-GB", "en-IN", "en-IE", "en-NZ", "en-ZA", "en-US", "en-WL",
+    "es-ES", "es-US", "nl-NL", "it-IT", "fr-FR", "fr-CA", "de-DE", "de-CH",
+)  # fmt: skip
+PLATFORMS: tuple[str, ...] = (
+    "bluejeans", "gotomeeting", "joinme", "manual_upload", "ms_teams", "salesloft",
+    "uberconference", "webex", "zoom", "google_meet", "external_audio",
+)  # fmt: skip
+MEDIA_TYPES: tuple[str, ...] = ("audio", "video")
+SORT_BY: tuple[str, ...] = ("created_at", "updated_at", "duration")
+SORT_DIRECTIONS: tuple[str, ...] = ("ASC", "DESC")
+MAX_PER_PAGE = 100
+
+#: Python field name -> query parameter name sent on the wire.
+WIRE_NAMES: dict[str, str] = {
+    "title": "title",
+    "title_starts_with": "title[_starts_with]",
+    "created_at_lt": "created_at[lt]",
+    "created_at_lte": "created_at[lte]",
+    "created_at_gt": "created_at[gt]",
+    "created_at_gte": "created_at[gte]",
+    "updated_at_lt": "updated_at[lt]",
+    "updated_at_lte": "updated_at[lte]",
+    "updated_at_gt": "updated_at[gt]",
+    "updated_at_gte": "updated_at[gte]",
+    "duration_lt": "duration[lt]",
+    "duration_lte": "duration[lte]",
+    "duration_gt": "duration[gt]",
+    "duration_gte": "duration[gte]",
+    "language_code": "language_code",
+    "platform": "platform",
+    "owner_ids": "owner_ids",
+    "user_guids": "user_guids",
+    "ids": "ids",
+    "account_ids": "account_ids",
+    "person_ids": "person_ids",
+    "is_api": "is_api",
+    "media_type": "media_type",
+    "sort_by": "sort_by",
+    "sort_direction": "sort_direction",
+    "page": "page",
+    "per_page": "per_page",
+    "include_paging_counts": "include_paging_counts",
+}
+#: How a list value is encoded: Rails parses repeated ``name[]=a&name[]=b`` as a list (*assumed*).
+LIST_SUFFIX = "[]"
+
+_TS_RE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<frac>\d+))?"
+    r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def parse_timestamp(value: str | datetime, name: str, *, assume_utc: bool = False) -> datetime:
+    """Parse an aware datetime or ISO-8601 string into an aware UTC :class:`datetime`.
+
+    :param value: a timezone-aware datetime or an ISO-8601 string with an offset (``Z`` or ``+hh:mm``).
+    :param name: the field name, for the error message.
+    :param assume_utc: treat a value without offset as UTC instead of rejecting it (used for
+        timestamps the API returns, never for user input).
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        match = _TS_RE.match(value.strip())
+        if not match:
+            raise ConversationsFilterError(
+                f"{name}: {value!r} is not an ISO-8601 timestamp (expected e.g. '2025-02-13T22:11:57.792000Z')"
+            )
+        time_part = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+        frac = (match["frac"] or "0")[:6].ljust(6, "0")
+        tz = match["tz"] or ""
+        if tz in ("Z", "z"):
+            tz = "+00:00"
+        elif tz and ":" not in tz:
+            tz = f"{tz[:3]}:{tz[3:] or '00'}"
+        try:
+            dt = datetime.fromisoformat(f"{match['date']}T{time_part}.{frac}{tz}")
+        except ValueError as err:
+            raise ConversationsFilterError(f"{name}: {value!r} is not a valid timestamp ({err})") from None
+    else:
+        raise ConversationsFilterError(
+            f"{name}: expected a timezone-aware datetime or an ISO-8601 string, got {type(value).__name__}"
+        )
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        if not assume_utc:
+            raise ConversationsFilterError(
+                f"{name}: {value!r} has no timezone; pass an aware datetime or a string ending in 'Z' "
+                "or '+00:00' (naive times are ambiguous)"
+            )
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def format_timestamp(dt: datetime) -> str:
+    """Format an aware datetime as the API expects: UTC ISO-8601 with microseconds, ``Z`` suffix."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _choice(value: Any, name: str, allowed: Sequence[str], *, case_insensitive: bool = False) -> str:
+    if isinstance(value, str):
+        candidate = value.upper() if case_insensitive else value
+        if candidate in allowed:
+            return candidate
+    raise ConversationsFilterError(f"{name}: {value!r} is not allowed; allowed values: {', '.join(allowed)}")
+
+
+def _int(value: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    bounds = f"[{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+    if number is None:
+        raise ConversationsFilterError(f"{name}: expected an integer {bounds}, got {value!r}")
+    if number < minimum or (maximum is not None and number > maximum):
+        raise ConversationsFilterError(f"{name}: {number} is out of range; allowed: {bounds}")
+    return number
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConversationsFilterError(f"{name}: expected true or false, got {value!r}")
+
+
+def _id_list(value: Any, name: str, *, uuids: bool) -> tuple[str, ...]:
+    items: Iterable[Any] = [value] if isinstance(value, (str, int)) else value
+    if not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise ConversationsFilterError(f"{name}: expected a list of ids, got {type(value).__name__}")
+    result: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or str(item).strip() == "":
+            raise ConversationsFilterError(f"{name}: {item!r} is not a valid id")
+        text = str(item).strip()
+        if uuids:
+            try:
+                uuid.UUID(text)
+            except ValueError:
+                raise ConversationsFilterError(f"{name}: {text!r} is not a UUID") from None
+        result.append(text)
+    if not result:
+        # An empty list would send no parameter at all, and the API would return every record.
+        raise ConversationsFilterError(f"{name}: must not be empty (omit the filter instead)")
+    return tuple(result)
+
+
+def _nonempty_str(value: Any, name: str) -> str:
+    if not isinstance(value, str) or value == "":
+        raise ConversationsFilterError(f"{name}: expected a non-empty string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    """Every filter of ``GET /v2/conversations``, validated and normalised at construction.
+
+    Timestamps accept aware datetimes or ISO-8601 strings with an offset and are normalised to UTC;
+    naive values are rejected. Enumerated values are checked against the API reference's lists.
+    Range pairs (``*_gt``/``*_gte`` against ``*_lt``/``*_lte``) must not be inverted.
+
+    :param title: exact title.
+    :param title_starts_with: title prefix.
+    :param created_at_lt: ``created_at`` strictly before. Likewise ``_lte``, ``_gt``, ``_gte``.
+    :param updated_at_lt: ``updated_at`` strictly before. Likewise ``_lte``, ``_gt``, ``_gte``.
+    :param duration_lt: duration in milliseconds strictly less than. Likewise ``_lte``, ``_gt``, ``_gte``.
+    :param language_code: transcription language, one of :data:`LANGUAGE_CODES`.
+    :param platform: source platform, one of :data:`PLATFORMS`.
+    :param owner_ids: owner user UUIDs.
+    :param user_guids: recording user UUIDs.
+    :param ids: conversation UUIDs.
+    :param account_ids: account ids.
+    :param person_ids: person ids.
+    :param is_api: whether the conversation was created through the API.
+    :param media_type: ``audio`` or ``video``.
+    """
+
+    title: str | None = None
+    title_starts_with: str | None = None
+    created_at_lt: datetime | str | None = None
+    created_at_lte: datetime | str | None = None
+    created_at_gt: datetime | str | None = None
+    created_at_gte: datetime | str | None = None
+    updated_at_lt: datetime | str | None = None
+    updated_at_lte: datetime | str | None = None
+    updated_at_gt: datetime | str | None = None
+    updated_at_gte: datetime | str | None = None
+    duration_lt: int | None = None
+    duration_lte: int | None = None
+    duration_gt: int | None = None
+    duration_gte: int | None = None
+    language_code: str | None = None
+    platform: str | None = None
+    owner_ids: Sequence[str] | None = field(default=None)
+    user_guids: Sequence[str] | None = field(default=None)
+    ids: Sequence[str] | None = field(default=None)
+    account_ids: Sequence[str | int] | None = field(default=None)
+    person_ids: Sequence[str | int] | None = field(default=None)
+    is_api: bool | None = None
+    media_type: str | None = None
+
+    RANGE_FIELDS: ClassVar[tuple[str, ...]] = ("created_at", "updated_at", "duration")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, self._normalise(f.name, value))
+        for prefix in self.RANGE_FIELDS:
+            lower = [v for v in (getattr(self, f"{prefix}_gt"), getattr(self, f"{prefix}_gte")) if v is not None]
+            upper = [v for v in (getattr(self, f"{prefix}_lt"), getattr(self, f"{prefix}_lte")) if v is not None]
+            if lower and upper and max(lower) > min(upper):
+                raise ConversationsFilterError(
+                    f"{prefix}: the lower bound {max(lower)} is after the upper bound {min(upper)}"
+                )
+
+    @staticmethod
+    def _normalise(name: str, value: Any) -> Any:
+        if name.startswith(("created_at_", "updated_at_")):
+            return parse_timestamp(value, name)
+        if name.startswith("duration_"):
+            return _int(value, name, minimum=0)
+        if name == "language_code":
+            return _choice(value, name, LANGUAGE_CODES)
+        if name == "platform":
+            return _choice(value, name, PLATFORMS)
+        if name == "media_type":
+            return _choice(value, name, MEDIA_TYPES)
+        if name == "is_api":
+            return _bool(value, name)
+        if name in ("owner_ids", "user_guids", "ids"):
+            return _id_list(value, name, uuids=True)
+        if name in ("account_ids", "person_ids"):
+            return _id_list(value, name, uuids=False)
+        return _nonempty_str(value, name)
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | ConversationFilters | None) -> ConversationFilters:
+        """Build filters from a dict of field names (as an operator's templated ``filters`` is).
+
+        :param mapping: field name -> value; ``None`` values are ignored.
+        """
+        if mapping is None:
+            return cls()
+        if isinstance(mapping, ConversationFilters):
+            return mapping
+        if not isinstance(mapping, Mapping):
+            raise ConversationsFilterError(f"filters: expected a dict of filter names, got {type(mapping).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in mapping if k not in known)
+        if unknown:
+            raise ConversationsFilterError(
+                f"filters: unknown filter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+            )
+        return cls(**{k: v for k, v in mapping.items() if v is not None})
+
+    def merged(self, **overrides: Any) -> ConversationFilters:
+        """Return a copy with some fields replaced (and the whole validated again)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(overrides)
+        return type(self)(**values)
+
+    def set_fields(self) -> list[str]:
+        """Names of the fields that are set."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """Return the query parameters as ``(wire name, value)`` pairs, in field order."""
+        params: list[tuple[str, str]] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            wire = WIRE_NAMES[f.name]
+            if isinstance(value, tuple):
+                params.extend((wire + LIST_SUFFIX, item) for item in value)
+            elif isinstance(value, datetime):
+                params.append((wire, format_timestamp(value)))
+            elif isinstance(value, bool):
+                params.append((wire, "true" if value else "false"))
+            else:
+                params.append((wire, str(value)))
+        return params
+
+
+def paging_params(
+    *,
+    sort_by: str = "created_at",
+    sort_direction: str = "ASC",
+    per_page: int = MAX_PER_PAGE,
+    page: int = 1,
+    include_paging_counts: bool = False,
+) -> list[tuple[str, str]]:
+    """Validate sorting and paging arguments and return them as wire parameters.
+
+    :param sort_by: one of :data:`SORT_BY`.
+    :param sort_direction: ``ASC`` or ``DESC`` (any case).
+    :param per_page: records per page, 1..100.
+    :param page: 1-based page number.
+    :param include_paging_counts: ask for ``total_count``/``total_pages`` in the metadata.
+    """
+    return [
+        (WIRE_NAMES["sort_by"], _choice(sort_by, "sort_by", SORT_BY)),
+        (
+            WIRE_NAMES["sort_direction"],
+            _choice(sort_direction, "sort_direction", SORT_DIRECTIONS, case_insensitive=True),
+        ),
+        (WIRE_NAMES["per_page"], str(_int(per_page, "per_page", minimum=1, maximum=MAX_PER_PAGE))),
+        (WIRE_NAMES["page"], str(_int(page, "page", minimum=1))),
+        (
+            WIRE_NAMES["include_paging_counts"],
+            "true" if _bool(include_paging_counts, "include_paging_counts") else "false",
+        ),
+    ]
+
+
+def validate_range(
+    gte: datetime | str | None, lt: datetime | str | None, *, prefix: str = "created_at"
+) -> tuple[datetime, datetime]:
+    """Validate a half-open range ``[gte, lt)`` and return it as aware UTC datetimes.
+
+    :param gte: inclusive lower bound.
+    :param lt: exclusive upper bound.
+    :param prefix: field name used in error messages.
+    """
+    if gte is None or lt is None:
+        missing = f"{prefix}_gte" if gte is None else f"{prefix}_lt"
+        raise ConversationsFilterError(f"{missing}: required for a range")
+    start = parse_timestamp(gte, f"{prefix}_gte")
+    end = parse_timestamp(lt, f"{prefix}_lt")
+    if start >= end:
+        raise ConversationsFilterError(
+            f"{prefix}: the range is empty or inverted: {prefix}_gte={format_timestamp(start)} "
+            f"must be before {prefix}_lt={format_timestamp(end)}"
+        )
+    return start, end

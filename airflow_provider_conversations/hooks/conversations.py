@@ -1,0 +1,272 @@
+"""Hook for the Conversations API: connection -> session, filters, keyset paging, retries, pacing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import requests
+from airflow.sdk import BaseHook
+
+from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.connection_form import CONN_TYPE, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_conversations.exceptions import ConversationsAPIError
+from airflow_provider_conversations.filters import ConversationFilters, paging_params, validate_range
+from airflow_provider_conversations.paging import KeysetCursor
+from airflow_provider_conversations.ratelimit import RateLimitPacer
+from airflow_provider_conversations.retry import RetryPolicy
+from airflow_provider_conversations.wire import Page, parse_page
+
+FiltersArg = ConversationFilters | Mapping[str, Any] | None
+
+
+def _mask(secret: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+class ConversationsHook(BaseHook):
+    """Read conversations from ``GET /v2/conversations`` of the Conversations (Salesloft v2) API.
+
+    The connection's host is the API base URL (empty: ``https://api.salesloft.com``) and its password
+    the API key or OAuth access token. Requests are retried on 429, 5xx, timeouts and lost connections
+    and paced on the rate-limit headers, so the team's budget is used but rarely exceeded.
+
+    :param conversations_conn_id: the Airflow connection id.
+    :param retry_policy: overrides the policy built from the connection's ``max_retries``/``backoff_base``.
+    :param pacer: a shared :class:`RateLimitPacer` (e.g. one per worker process); built from the
+        connection's budget settings when omitted.
+    """
+
+    conn_name_attr = "conversations_conn_id"
+    default_conn_name = "conversations_default"
+    conn_type = CONN_TYPE
+    hook_name = "Conversations"
+
+    def __init__(
+        self,
+        conversations_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        pacer: RateLimitPacer | None = None,
+    ) -> None:
+        super().__init__()
+        self.conversations_conn_id = conversations_conn_id
+        self._retry_policy = retry_policy
+        self._pacer = pacer
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "cost": 0, "throttled": 0}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(conversations_conn_id={self.conversations_conn_id!r})"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return custom UI field behaviour (Airflow 3.0/3.1; 3.2+ reads ``get_provider_info``)."""
+        return dict(UI_FIELD_BEHAVIOUR)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Return the extra fields of the connection form (Airflow 3.0/3.1 only; needs wtforms)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        widgets: dict[str, Any] = {}
+        for spec in EXTRA_FIELDS:
+            field_class = IntegerField if spec.kind is int else StringField
+            validators = [Optional(), NumberRange(min=spec.minimum, max=spec.maximum)] if spec.kind is int else []
+            widgets[spec.name] = field_class(
+                lazy_gettext(spec.label),
+                validators=validators,
+                widget=BS3TextFieldWidget(),
+                description=spec.description,
+            )
+        return widgets
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        """The checked connection settings (the token is registered with the secrets masker)."""
+        return settings_from_connection(self.get_connection(self.conversations_conn_id), mask=_mask)
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._retry_policy or RetryPolicy(
+            max_retries=self.settings.max_retries, backoff_base=self.settings.backoff_base
+        )
+
+    @cached_property
+    def pacer(self) -> RateLimitPacer:
+        """The rate-limit pacer in force."""
+        return self._pacer or RateLimitPacer(
+            window_seconds=self.settings.rate_limit_window_seconds,
+            budget_per_minute=self.settings.budget_per_minute,
+            budget_share=self.settings.budget_share,
+        )
+
+    def get_conn(self) -> requests.Session:
+        """Return the keep-alive :class:`requests.Session` carrying the bearer token."""
+        return self._session
+
+    @cached_property
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(self.settings.headers)
+        session.trust_env = True
+        return session
+
+    def _get(self, params: list[tuple[str, str]], *, policy: RetryPolicy | None = None) -> Page:
+        """Send one request with pacing and retries; return the parsed page."""
+        settings, session = self.settings, self.get_conn()
+        policy = policy or self.retry_policy
+        attempt = 0
+        while True:
+            wait = self.pacer.acquire()
+            if wait:
+                self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", wait)
+                time.sleep(wait)
+            self.stats["requests"] += 1
+            try:
+                try:
+                    response = session.get(
+                        settings.endpoint, params=params, timeout=settings.timeout, allow_redirects=False
+                    )
+                except requests.Timeout:
+                    self.pacer.release()
+                    raise ConversationsAPIError(
+                        f"no answer from {settings.endpoint} within {settings.timeout}s"
+                    ) from None
+                except requests.RequestException as err:
+                    self.pacer.release()
+                    raise ConversationsAPIError(f"could not reach {settings.endpoint}: {type(err).__name__}") from None
+                self.pacer.observe(response.headers, status=response.status_code)
+                page = parse_page(response.status_code, response.headers, response.content)
+            except ConversationsAPIError as err:
+                if err.status == 429:
+                    self.stats["throttled"] += 1
+                attempt += 1
+                delay = policy.wait_seconds(attempt, err)
+                if delay is None:
+                    raise
+                self.stats["retries"] += 1
+                self.log.warning("Request failed (%s); retry %d/%d in %.1fs", err, attempt, policy.max_retries, delay)
+                time.sleep(delay)
+                continue
+            self.stats["cost"] += page.cost if page.cost is not None else 1
+            return page
+
+    def fetch_page(
+        self,
+        filters: FiltersArg = None,
+        *,
+        sort_by: str = "created_at",
+        sort_direction: str = "DESC",
+        per_page: int = 25,
+        page: int = 1,
+        include_paging_counts: bool = False,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Page:
+        """Fetch one page of conversations: records as returned, plus paging metadata.
+
+        :param filters: a :class:`ConversationFilters` or a dict of its field names.
+        :param sort_by: ``created_at``, ``updated_at`` or ``duration``.
+        :param sort_direction: ``ASC`` or ``DESC``.
+        :param per_page: 1..100.
+        :param page: 1-based page number (pages past 100 cost more: prefer :meth:`iter_conversations`).
+        :param include_paging_counts: ask for ``total_count`` and ``total_pages``.
+        :param retry_policy: overrides the hook's retry policy for this call.
+        """
+        params = ConversationFilters.from_mapping(filters).to_params() + paging_params(
+            sort_by=sort_by,
+            sort_direction=sort_direction,
+            per_page=per_page,
+            page=page,
+            include_paging_counts=include_paging_counts,
+        )
+        return self._get(params, policy=retry_policy)
+
+    def iter_pages(
+        self,
+        created_at_gte: datetime | str,
+        created_at_lt: datetime | str,
+        filters: FiltersArg = None,
+        *,
+        per_page: int = 100,
+    ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
+        """Walk ``[created_at_gte, created_at_lt)`` by keyset paging; yield each page with its new records.
+
+        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
+        :param created_at_lt: exclusive upper bound.
+        :param filters: further filters (no ``created_at`` bounds).
+        :param per_page: records per request, 1..100.
+        """
+        start, end = validate_range(created_at_gte, created_at_lt)
+        cursor = KeysetCursor(start, end, ConversationFilters.from_mapping(filters), per_page)
+        params = cursor.params()  # validates per_page before any request
+        while not cursor.done:
+            page = self._get(params)
+            yield page, cursor.advance(page.records, has_next=page.has_next)
+            params = cursor.params()
+
+    def iter_conversations(
+        self,
+        created_at_gte: datetime | str,
+        created_at_lt: datetime | str,
+        filters: FiltersArg = None,
+        *,
+        per_page: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every conversation created in ``[created_at_gte, created_at_lt)`` exactly once.
+
+        Records come in ``created_at`` order, exactly as the API returned them. Every request asks
+        for page 1 (cost 1): the lower bound moves instead of the page number.
+
+        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
+        :param created_at_lt: exclusive upper bound.
+        :param filters: further filters (no ``created_at`` bounds).
+        :param per_page: records per request, 1..100.
+        """
+        for _, records in self.iter_pages(created_at_gte, created_at_lt, filters, per_page=per_page):
+            yield from records
+
+    def count_conversations(
+        self,
+        filters: FiltersArg = None,
+        *,
+        created_at_gte: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+    ) -> int:
+        """Count matching conversations with one cheap request (``include_paging_counts``).
+
+        :param filters: filters; ``created_at_gte``/``created_at_lt`` are added to them when given.
+        :param created_at_gte: inclusive lower bound.
+        :param created_at_lt: exclusive upper bound.
+        """
+        flt = ConversationFilters.from_mapping(filters)
+        if created_at_gte is not None and created_at_lt is not None:
+            start, end = validate_range(created_at_gte, created_at_lt)
+            flt = flt.merged(created_at_gte=start, created_at_lt=end)
+        elif created_at_gte is not None or created_at_lt is not None:
+            flt = flt.merged(created_at_gte=created_at_gte, created_at_lt=created_at_lt)
+        page = self.fetch_page(flt, per_page=1, include_paging_counts=True)
+        if page.total_count is None:
+            raise ConversationsAPIError(
+                "the API did not return metadata.paging.total_count although include_paging_counts=true was sent",
+                request_id=page.request_id,
+            )
+        return page.total_count
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the URL and token with one cheap request (the UI's Test button)."""
+        try:
+            # One quick retry at most: the UI's Test button must answer fast.
+            page = self.fetch_page(per_page=1, retry_policy=RetryPolicy(max_retries=1, backoff_base=0.5))
+        except Exception as err:
+            return False, str(err)
+        budget = f"; rate-limit budget left this minute: {page.remaining}" if page.remaining is not None else ""
+        return True, f"Connection successfully tested: {self.settings.endpoint} answered{budget}"

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+# Airflow reads its home and config at import time: isolate it before anything imports airflow.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+
+import pytest
+
+pytest_plugins = ["airflow_provider_conversations.testing.pytest_plugin"]
+
+TOKEN = "tok-SECRET-3f9a7c"  # recognisable, so tests can prove it never leaks
+
+
+def conversations_conn(url: str, token: str | None = TOKEN, **extra: object) -> str:
+    """The JSON form of a ``conversations`` connection, as an ``AIRFLOW_CONN_*`` env var holds it."""
+    conn: dict[str, object] = {"conn_type": "conversations", "host": url}
+    if token is not None:
+        conn["password"] = token
+    if extra:
+        conn["extra"] = extra
+    return json.dumps(conn)
+
+
+@pytest.fixture
+def set_conn(monkeypatch: pytest.MonkeyPatch):
+    """Set ``AIRFLOW_CONN_<ID>`` for a conversations connection."""
+
+    def _set(url: str, token: str | None = TOKEN, conn_id: str = "conversations_default", **extra: object) -> str:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conversations_conn(url, token, **extra))
+        return conn_id
+
+    return _set

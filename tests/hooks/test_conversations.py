@@ -1,0 +1,178 @@
+"""ConversationsHook against requests-mock: what crosses the wire and what comes back."""
+
+from __future__ import annotations
+
+import json
+import random
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+
+from airflow_provider_conversations.exceptions import (
+    ConversationsAPIError,
+    ConversationsConnectionError,
+    ConversationsFilterError,
+)
+from airflow_provider_conversations.hooks.conversations import ConversationsHook
+from airflow_provider_conversations.retry import RetryPolicy
+from tests.conftest import TOKEN
+
+BASE = "https://api.example.com"
+URL = f"{BASE}/v2/conversations"
+U1 = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+def body(records: list[dict], next_page: int | None = None, **paging: object) -> dict:
+    return {"metadata": {"paging": {"next_page": next_page, **paging}}, "data": records}
+
+
+def query(request) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
+
+
+@pytest.fixture
+def hook(set_conn) -> ConversationsHook:
+    set_conn(BASE)
+    return ConversationsHook(retry_policy=RetryPolicy(max_retries=3, backoff_base=0.001, rng=random.Random(0)))
+
+
+def test_fetch_page_sends_exact_query_and_bearer_token(hook, requests_mock):
+    requests_mock.get(URL, json=body([{"id": "a"}]), headers={"x-ratelimit-remaining-minute": "599"})
+    page = hook.fetch_page(
+        {"platform": "zoom", "owner_ids": [U1], "is_api": True}, per_page=5, page=2, include_paging_counts=True
+    )
+    request = requests_mock.last_request
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert query(request) == [
+        ("platform", "zoom"),
+        ("owner_ids[]", U1),
+        ("is_api", "true"),
+        ("sort_by", "created_at"),
+        ("sort_direction", "DESC"),
+        ("per_page", "5"),
+        ("page", "2"),
+        ("include_paging_counts", "true"),
+    ]
+    assert page.records == [{"id": "a"}] and page.remaining == 599
+
+
+def test_invalid_filters_fail_before_any_request(hook, requests_mock):
+    with pytest.raises(ConversationsFilterError, match="platform"):
+        hook.fetch_page({"platform": "skype"})
+    with pytest.raises(ConversationsFilterError, match="per_page"):
+        list(hook.iter_conversations("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", per_page=500))
+    with pytest.raises(ConversationsFilterError, match="empty or inverted"):
+        list(hook.iter_conversations("2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"))
+    assert requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize("failure", ["500", "502", "429", "timeout", "connection", "html"])
+def test_transient_failures_are_retried_then_succeed(hook, requests_mock, failure):
+    ok = {"json": body([{"id": "a", "created_at": "2025-01-01T00:00:00Z"}])}
+    first = {
+        "500": {"status_code": 500, "text": "boom"},
+        "502": {"status_code": 502, "text": "<html>bad gateway</html>"},
+        "429": {"status_code": 429, "json": {"error": "slow down"}, "headers": {"Retry-After": "0"}},
+        "timeout": {"exc": requests.exceptions.ReadTimeout},
+        "connection": {"exc": requests.exceptions.ConnectionError},
+        "html": {"status_code": 200, "text": "<html>maintenance</html>"},
+    }[failure]
+    requests_mock.get(URL, [first, ok])
+    assert hook.fetch_page().records[0]["id"] == "a"
+    assert requests_mock.call_count == 2 and hook.stats["retries"] == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_not_retried_and_carry_details(hook, requests_mock, status):
+    requests_mock.get(URL, status_code=status, json={"message": "nope"}, headers={"x-request-id": "rid-1"})
+    with pytest.raises(ConversationsAPIError) as exc:
+        hook.fetch_page()
+    assert requests_mock.call_count == 1
+    assert (exc.value.status, exc.value.api_message, exc.value.request_id) == (status, "nope", "rid-1")
+    assert TOKEN not in str(exc.value)
+
+
+def test_retries_are_bounded(hook, requests_mock):
+    requests_mock.get(URL, status_code=503, text="down")
+    with pytest.raises(ConversationsAPIError) as exc:
+        hook.fetch_page()
+    assert exc.value.status == 503 and requests_mock.call_count == 4  # 1 + max_retries
+
+
+def test_redirects_are_not_followed_so_the_token_stays_home(hook, requests_mock):
+    requests_mock.get(URL, status_code=302, headers={"Location": "https://elsewhere.example.net/v2/conversations"})
+    requests_mock.get("https://elsewhere.example.net/v2/conversations", json=body([]))
+    with pytest.raises(ConversationsAPIError, match="redirects are not followed"):
+        hook.fetch_page()
+    assert [r.hostname for r in requests_mock.request_history] == ["api.example.com"]
+
+
+def test_keyset_iteration_moves_the_lower_bound_and_dedupes_the_boundary(hook, requests_mock):
+    def rec(i: int, sec: int) -> dict:
+        return {"id": f"r{i}", "created_at": f"2025-01-01T00:00:{sec:02d}.000000Z"}
+
+    requests_mock.get(
+        URL,
+        [
+            {"json": body([rec(1, 1), rec(2, 2), rec(3, 3)], next_page=2)},
+            {"json": body([rec(3, 3), rec(4, 4), rec(5, 5)], next_page=2)},
+            {"json": body([rec(5, 5), rec(6, 6)])},
+        ],
+    )
+    ids = [r["id"] for r in hook.iter_conversations("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", per_page=3)]
+    assert ids == ["r1", "r2", "r3", "r4", "r5", "r6"]
+    sent = [dict(query(r)) for r in requests_mock.request_history]
+    assert [s["created_at[gte]"] for s in sent] == [
+        "2025-01-01T00:00:00.000000Z",
+        "2025-01-01T00:00:03.000000Z",
+        "2025-01-01T00:00:05.000000Z",
+    ]
+    assert {s["page"] for s in sent} == {"1"} and {s["created_at[lt]"] for s in sent} == {"2025-01-01T01:00:00.000000Z"}
+    assert {(s["sort_by"], s["sort_direction"]) for s in sent} == {("created_at", "ASC")}
+
+
+def test_count_uses_one_request_with_paging_counts(hook, requests_mock):
+    requests_mock.get(URL, json=body([{"id": "a"}], total_count=42, total_pages=42))
+    n = hook.count_conversations({"platform": "zoom"}, created_at_gte="2025-01-01T00:00:00Z",
+                                 created_at_lt="2025-01-02T00:00:00Z")  # fmt: skip
+    assert n == 42 and requests_mock.call_count == 1
+    sent = dict(query(requests_mock.last_request))
+    assert sent["include_paging_counts"] == "true" and sent["per_page"] == "1"
+    assert sent["created_at[gte]"] == "2025-01-01T00:00:00.000000Z" and sent["platform"] == "zoom"
+
+
+def test_count_without_total_count_is_a_clear_error(hook, requests_mock):
+    requests_mock.get(URL, json=body([]))
+    with pytest.raises(ConversationsAPIError, match=r"did not return metadata\.paging\.total_count"):
+        hook.count_conversations()
+
+
+def test_test_connection_reports_success_and_failure(hook, requests_mock):
+    requests_mock.get(URL, json=body([]), headers={"x-ratelimit-remaining-minute": "17"})
+    ok, message = hook.test_connection()
+    assert ok and "budget left this minute: 17" in message
+    requests_mock.get(URL, status_code=401, json={"error": "Unauthorized"})
+    ok, message = hook.test_connection()
+    assert not ok and "401" in message and TOKEN not in message
+
+
+def test_bad_connection_is_reported_before_any_request(set_conn, requests_mock):
+    set_conn("http://api.example.com")
+    with pytest.raises(ConversationsConnectionError, match="plain http"):
+        ConversationsHook().fetch_page()
+    set_conn(BASE, token=None)
+    with pytest.raises(ConversationsConnectionError, match="no API token"):
+        ConversationsHook().fetch_page()
+    assert requests_mock.call_count == 0
+
+
+def test_token_not_in_repr_or_settings_repr(hook):
+    assert TOKEN not in repr(hook) and TOKEN not in repr(hook.settings)
+
+
+def test_ui_field_behaviour_hides_unused_fields():
+    behaviour = ConversationsHook.get_ui_field_behaviour()
+    assert set(behaviour["hidden_fields"]) == {"schema", "login"}
+    assert behaviour["relabeling"]["password"] == "API key / OAuth token"
+    json.dumps(behaviour)
