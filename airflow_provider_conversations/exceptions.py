@@ -26,6 +26,7 @@ class ConversationsAPIError(AirflowException):
     :param api_message: the error message from the API's JSON body, if any.
     :param request_id: the ``x-request-id`` response header, for the vendor's support.
     :param retry_after: seconds the API asked us to wait (``Retry-After``), if any.
+    :param server_time: the server's clock (``Date`` header, epoch seconds), if sent.
     """
 
     def __init__(
@@ -36,11 +37,13 @@ class ConversationsAPIError(AirflowException):
         api_message: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        server_time: float | None = None,
     ) -> None:
         self.status = status
         self.api_message = api_message
         self.request_id = request_id
         self.retry_after = retry_after
+        self.server_time = server_time
         parts = [message]
         if status is not None:
             parts.append(f"status={status}")

@@ -285,6 +285,18 @@ class ConversationFilters:
         """Names of the fields that are set."""
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The set fields as JSON-safe values (timestamps as UTC ISO strings, lists as lists)."""
+        result: dict[str, Any] = {}
+        for name in self.set_fields():
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = format_timestamp(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            result[name] = value
+        return result
+
     def to_params(self) -> list[tuple[str, str]]:
         """Return the query parameters as ``(wire name, value)`` pairs, in field order."""
         params: list[tuple[str, str]] = []

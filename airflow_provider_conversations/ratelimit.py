@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 
+from airflow_provider_conversations.retry import retry_after_seconds
+
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     for key, value in headers.items():
@@ -56,6 +58,7 @@ class RateLimitPacer:
         self._window_end: float | None = None
         self._spent = 0
         self._in_flight = 0
+        self._blocked_until = 0.0
         self.last_remaining: int | None = None
         self.waits = 0
         self.waited_seconds = 0.0
@@ -72,6 +75,11 @@ class RateLimitPacer:
         """Reserve ``cost`` points and return the seconds to wait before sending (0 to go now)."""
         with self._lock:
             now = self._clock()
+            if now < self._blocked_until:  # the API said when to come back (Retry-After)
+                self._in_flight += cost
+                self.waits += 1
+                self.waited_seconds += self._blocked_until - now
+                return self._blocked_until - now
             self._roll_window(now)
             blocked = self._spent + self._in_flight + cost > self.cap or (
                 self._remaining is not None and self._remaining - self._in_flight - cost < self.reserve
@@ -103,9 +111,14 @@ class RateLimitPacer:
         """
         remaining = _header_int(headers, "x-ratelimit-remaining-minute")
         cost = _header_int(headers, "x-ratelimit-endpoint-cost")
+        retry_after = retry_after_seconds(headers) if status == 429 else None
         with self._lock:
             now = self._clock()
             self._in_flight = max(0, self._in_flight - reserved)
+            if retry_after is not None:
+                # The API named the moment the budget is back: trust it over our own estimate.
+                self._blocked_until = max(self._blocked_until, now + retry_after)
+                return
             if status != 429:
                 self._spent += cost if cost is not None else reserved
             if remaining is None:

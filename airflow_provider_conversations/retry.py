@@ -25,34 +25,32 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def retry_after_seconds(headers: Mapping[str, str], *, status: int, now: datetime | None = None) -> float | None:
-    """Return how long the API asked us to wait, from response headers.
-
-    ``Retry-After`` (seconds or an HTTP date) wins. A 429 without it (the vendor documents none) waits
-    for the start of the next rate-limit minute, located with the server's ``Date`` header.
+def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Return the ``Retry-After`` of a response in seconds (a number or an HTTP date), if any.
 
     :param headers: response headers.
-    :param status: response status.
-    :param now: the current time (for tests).
+    :param now: the current time, for an HTTP-date value (for tests).
     """
-    now = now or datetime.now(timezone.utc)
     value = _header(headers, "retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
-            except (TypeError, ValueError):
-                pass
-    if status == 429:
-        date = _header(headers, "date")
-        try:
-            server_now = parsedate_to_datetime(date) if date else now
-        except (TypeError, ValueError):
-            server_now = now
-        return float(60 - server_now.second)
-    return None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - (now or datetime.now(timezone.utc))).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def server_time(headers: Mapping[str, str]) -> float | None:
+    """The server's clock from the ``Date`` header, as epoch seconds (1 s resolution)."""
+    value = _header(headers, "date")
+    try:
+        return parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,16 @@ class RetryPolicy:
     :param backoff_base: first backoff in seconds; doubles each attempt.
     :param backoff_max: ceiling of one backoff.
     :param jitter: up to this share of the wait is added at random, so parallel clients spread out.
+    :param rate_limit_window: length of the API's rate-limit window; a 429 without ``Retry-After``
+        waits for the next window (located with the server's ``Date`` when the window is long enough
+        for its 1 s resolution, else one whole window).
     """
 
     max_retries: int = 5
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     jitter: float = 0.25
+    rate_limit_window: float = 60.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def is_retryable(self, error: BaseException) -> bool:
@@ -91,6 +93,10 @@ class RetryPolicy:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             base = float(retry_after)
+        elif getattr(error, "status", None) == 429:
+            window = self.rate_limit_window
+            clock = getattr(error, "server_time", None)
+            base = window - clock % window if clock is not None and window >= 10 else window
         else:
             base = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return base + base * self.jitter * self.rng.random()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
-from airflow_provider_conversations.retry import retry_after_seconds
+from airflow_provider_conversations.retry import retry_after_seconds, server_time
 
 _STATUS_HINTS = {
     401: "the API rejected the token (401 Unauthorized): check the connection's password",
@@ -96,7 +96,8 @@ def error_for_status(status: int, headers: Mapping[str, str], body: bytes) -> Co
         status=status,
         api_message=_api_message(body) if not 300 <= status < 400 else None,
         request_id=_header(headers, "x-request-id"),
-        retry_after=retry_after_seconds(headers, status=status) if status == 429 or status >= 500 else None,
+        retry_after=retry_after_seconds(headers) if status == 429 or status >= 500 else None,
+        server_time=server_time(headers),
     )
 
 

@@ -66,3 +66,13 @@ def test_429_empties_the_window_and_unanswered_requests_are_released():
 def test_budget_share_must_be_a_share():
     with pytest.raises(ValueError, match="budget_share"):
         RateLimitPacer(budget_share=0)
+
+
+def test_retry_after_on_429_holds_every_request_until_then():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock)
+    pacer.acquire()
+    pacer.observe({"Retry-After": "2.5", "x-ratelimit-remaining-minute": "0"}, status=429)
+    assert pacer.acquire() == pytest.approx(2.5)
+    clock.now += 2.5
+    assert pacer.acquire() == 0.0  # not held until the end of a 60 s window

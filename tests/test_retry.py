@@ -42,9 +42,14 @@ def test_retry_after_wins_over_backoff():
 
 def test_retry_after_header_forms():
     now = datetime(2026, 11, 26, 10, 0, 40, tzinfo=timezone.utc)
-    assert retry_after_seconds({"Retry-After": "3"}, status=429, now=now) == 3.0
-    assert retry_after_seconds({"retry-after": "0.25"}, status=503, now=now) == 0.25
-    assert retry_after_seconds({"Retry-After": "Thu, 26 Nov 2026 10:00:50 GMT"}, status=429, now=now) == 10.0
-    # No Retry-After on a 429: wait for the next minute, located by the server's Date header.
-    assert retry_after_seconds({"Date": "Thu, 26 Nov 2026 10:00:45 GMT"}, status=429, now=now) == 15.0
-    assert retry_after_seconds({}, status=503, now=now) is None
+    assert retry_after_seconds({"Retry-After": "3"}, now=now) == 3.0
+    assert retry_after_seconds({"retry-after": "0.25"}, now=now) == 0.25
+    assert retry_after_seconds({"Retry-After": "Thu, 26 Nov 2026 10:00:50 GMT"}, now=now) == 10.0
+    assert retry_after_seconds({}, now=now) is None
+
+
+def test_429_without_retry_after_waits_for_the_next_window():
+    clock = datetime(2026, 11, 26, 10, 0, 45, tzinfo=timezone.utc).timestamp()
+    err = ConversationsAPIError("x", status=429, server_time=clock)
+    assert RetryPolicy(jitter=0.0).wait_seconds(1, err) == 15.0  # located by the server's Date header
+    assert RetryPolicy(jitter=0.0, rate_limit_window=0.5).wait_seconds(1, err) == 0.5  # too short for Date

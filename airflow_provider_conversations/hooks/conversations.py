@@ -97,7 +97,9 @@ class ConversationsHook(BaseHook):
     def retry_policy(self) -> RetryPolicy:
         """The retry policy in force."""
         return self._retry_policy or RetryPolicy(
-            max_retries=self.settings.max_retries, backoff_base=self.settings.backoff_base
+            max_retries=self.settings.max_retries,
+            backoff_base=self.settings.backoff_base,
+            rate_limit_window=self.settings.rate_limit_window_seconds,
         )
 
     @cached_property
