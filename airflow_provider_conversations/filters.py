@@ -107,7 +107,9 @@ def parse_timestamp(value: str | datetime, name: str, *, assume_utc: bool = Fals
                 "or '+00:00' (naive times are ambiguous)"
             )
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    utc = dt.astimezone(timezone.utc)
+    # A plain datetime, even from pendulum (Airflow's context): its arithmetic differs from the stdlib's.
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc)
 
 
 def format_timestamp(dt: datetime) -> str:

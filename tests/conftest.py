@@ -6,6 +6,7 @@ import tempfile
 
 # Airflow reads its home and config at import time: isolate it before anything imports airflow.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = tempfile.mkdtemp(prefix="airflow-dags-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 

@@ -170,3 +170,8 @@ def test_validate_range_rejects_inverted_and_empty_ranges():
         validate_range("2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
     with pytest.raises(ConversationsFilterError, match="created_at_lt: required"):
         validate_range("2025-01-01T00:00:00Z", None)
+
+
+def test_pendulum_input_becomes_a_plain_utc_datetime():
+    dt = parse_timestamp(pendulum.datetime(2025, 1, 1, 1, tz="Europe/Paris"), "x")
+    assert type(dt) is datetime and dt == datetime(2025, 1, 1, tzinfo=timezone.utc)

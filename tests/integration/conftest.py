@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -60,3 +63,31 @@ def read_objects(s3_client, bucket: str, prefix: str = "") -> dict[str, bytes]:
         for obj in page.get("Contents", []):
             out[obj["Key"]] = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
     return out
+
+
+DAG_TEMPLATE = """\
+import datetime
+from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
+
+with DAG({dag_id!r}, schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+         start_date=datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc), catchup=False,
+         params={params!r}) as dag:
+    ConversationsToS3Operator(task_id="export", **{kwargs!r})
+"""
+
+
+def run_dag(dag_id: str, logical_date: datetime | None, params: dict[str, Any] | None = None, **op_kwargs: Any):
+    """Write a one-task DAG file into the dags folder (``dag.test()`` runs only DAGs a bundle holds), run it.
+
+    Returns the DagRun and its task instance.
+    """
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    path.write_text(DAG_TEMPLATE.format(dag_id=dag_id, params=params or {}, kwargs=op_kwargs))
+    spec = importlib.util.spec_from_file_location(f"testdag_{dag_id}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.dag.test(logical_date=logical_date) if logical_date else module.dag.test()
+    (ti,) = run.get_task_instances()
+    return run, ti

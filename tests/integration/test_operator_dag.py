@@ -1,0 +1,152 @@
+"""ConversationsToS3Operator inside real DAG runs: fake API over HTTP, moto S3 over HTTP, dag.test()."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
+from tests.conftest import TOKEN
+from tests.integration.conftest import read_objects
+from tests.integration.conftest import run_dag as _run_dag
+
+UTC = timezone.utc
+LOGICAL = datetime(2025, 1, 4, tzinfo=UTC)
+DAY = datetime(2025, 1, 3, tzinfo=UTC)  # the data interval of a daily run at LOGICAL: [DAY, LOGICAL)
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def run_dag(dag_id: str, logical_date: datetime | None = LOGICAL, **kwargs):
+    return _run_dag(dag_id, logical_date, **kwargs)
+
+
+def data_records(objects: dict[str, bytes]) -> list[dict]:
+    rows: list[dict] = []
+    for key, body in sorted(objects.items()):
+        if key.rsplit("/", 1)[1].startswith("part-"):
+            text = gzip.decompress(body) if key.endswith(".gz") else body
+            rows += [json.loads(line) for line in text.decode("utf-8").splitlines()]
+    return rows
+
+
+@pytest.fixture
+def api(conversations_api_factory, set_conn):
+    api = conversations_api_factory(records=4000, token=TOKEN, seed=11, strict_params=True)
+    set_conn(api.url, TOKEN, backoff_base=0.01)
+    return api
+
+
+def test_daily_run_lands_exactly_the_days_records_once(api, s3_client, bucket):
+    run, ti = run_dag("t_daily", s3_bucket=bucket, s3_prefix="lake/conversations", compression="gzip")
+    assert ti.state == "success", ti.state
+    objects = read_objects(s3_client, bucket)
+    rows = data_records(objects)
+    ids = [r["id"] for r in rows]
+    expected = api.ids_in_range(DAY, DAY + timedelta(days=1))
+    assert len(ids) == len(set(ids)) and set(ids) == expected and len(expected) > 300
+    by_id = {r["id"]: r for r in api.records()}
+    assert all(row == by_id[row["id"]] for row in rows)  # exactly as the API returned them
+    manifests = sorted(k for k in objects if "/_manifest-" in k)
+    assert len(manifests) == 24 and all(k.startswith("lake/conversations/date=2025-01-03/") for k in objects)
+    total = sum(json.loads(objects[m])["record_count"] for m in manifests)
+    assert total == len(expected)
+    for m in manifests:
+        manifest = json.loads(objects[m])
+        assert manifest["complete"] and all(p["key"] in objects for p in manifest["parts"])
+
+
+def test_rerun_is_byte_identical_and_removes_stale_parts(api, s3_client, bucket):
+    common = {"s3_bucket": bucket, "s3_prefix": "p", "window_size": timedelta(hours=6)}
+    run_dag("t_rerun_a", max_records_per_file=20, **common)
+    first = read_objects(s3_client, bucket)
+    run_dag("t_rerun_b", max_records_per_file=20, **common)
+    assert read_objects(s3_client, bucket) == first
+    run_dag("t_rerun_c", max_records_per_file=1000, **common)
+    third = read_objects(s3_client, bucket)
+    assert len([k for k in third if "/part-" in k]) == 4 < len([k for k in first if "/part-" in k])
+    assert sorted(r["id"] for r in data_records(third)) == sorted(r["id"] for r in data_records(first))
+
+
+def test_parts_split_at_max_records_per_file(api, s3_client, bucket):
+    run_dag("t_split", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(days=1), max_records_per_file=100)
+    objects = read_objects(s3_client, bucket)
+    (manifest_key,) = [k for k in objects if "_manifest" in k]
+    manifest = json.loads(objects[manifest_key])
+    counts = [p["records"] for p in manifest["parts"]]
+    assert all(c == 100 for c in counts[:-1]) and 0 < counts[-1] <= 100 and sum(counts) == manifest["record_count"]
+    for part in manifest["parts"]:
+        assert len(objects[part["key"]].splitlines()) == part["records"]
+
+
+def test_empty_window_writes_a_manifest_and_no_data_file(api, s3_client, bucket):
+    run, ti = run_dag("t_empty", s3_bucket=bucket, s3_prefix="p", created_at_gte="2030-01-01T00:00:00Z",
+                      created_at_lt="2030-01-01T01:00:00Z")  # fmt: skip
+    assert ti.state == "success"
+    objects = read_objects(s3_client, bucket)
+    assert list(objects) == ["p/date=2030-01-01/_manifest-000000-010000.json"]
+    assert json.loads(objects["p/date=2030-01-01/_manifest-000000-010000.json"])["record_count"] == 0
+
+
+def test_templated_filters_are_rendered_and_applied(api, s3_client, bucket):
+    run_dag("t_filters", s3_bucket="{{ params.bucket }}", s3_prefix="zoom/{{ ds }}",
+            filters={"platform": "{{ params.platform }}"}, params={"bucket": bucket, "platform": "zoom"})  # fmt: skip
+    rows = data_records(read_objects(s3_client, bucket, "zoom/2025-01-04/"))
+    expected = {r["id"] for r in api.records() if r["platform"] == "zoom"} & api.ids_in_range(DAY, DAY + timedelta(days=1))
+    assert {r["id"] for r in rows} == expected and expected
+
+
+def test_manual_run_without_interval_fails_clearly_before_any_io(api, s3_client, bucket):
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p")
+    with pytest.raises(ConversationsFilterError, match="no data interval"):
+        op.execute({"data_interval_start": DAY, "data_interval_end": DAY})
+    assert api.stats.requests == 0 and read_objects(s3_client, bucket) == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"filters": {"platform": "skype"}}, "platform: 'skype' is not allowed"),
+        ({"filters": {"created_at_gte": "2025-01-01T00:00:00Z"}}, "pass created_at_gte/created_at_lt instead"),
+        ({"created_at_gte": "2025-01-02T00:00:00Z", "created_at_lt": "2025-01-01T00:00:00Z"}, "empty or inverted"),
+        ({"created_at_gte": "2025-01-01T00:00:00", "created_at_lt": "2025-01-02T00:00:00Z"}, "has no timezone"),
+        ({"compression": "zip"}, "compression: 'zip' is not supported"),
+        ({"window_size": timedelta(hours=5)}, "window_size: 5:00:00 must be whole seconds and divide one day"),
+        ({"per_page": 0}, "per_page: 0 is out of range"),
+        ({"max_records_per_file": 0}, "max_records_per_file"),
+    ],
+)
+def test_bad_literal_arguments_fail_at_construction(kwargs, message):
+    with pytest.raises(ConversationsFilterError) as exc:
+        ConversationsToS3Operator(task_id="x", s3_bucket="b", s3_prefix="p", **kwargs)
+    assert message in str(exc.value)
+
+
+def test_bad_rendered_filter_fails_before_any_request_or_write(api, s3_client, bucket, capsys):
+    run, ti = run_dag("t_bad_render", s3_bucket=bucket, s3_prefix="p", filters={"platform": "{{ params.p }}"},
+                      params={"p": "skype"})  # fmt: skip
+    assert ti.state == "failed"
+    assert "platform: 'skype' is not allowed; allowed values: bluejeans" in capsys.readouterr().out
+    assert api.stats.requests == 0 and read_objects(s3_client, bucket) == {}
+
+
+def test_missing_bucket_fails_before_any_request(api, s3_client, capsys):
+    run, ti = run_dag("t_no_bucket", s3_bucket="no-such-bucket-x", s3_prefix="p")
+    assert ti.state == "failed" and api.stats.requests == 0
+    assert "s3_bucket: bucket 'no-such-bucket-x' does not exist" in capsys.readouterr().out
+
+
+def test_execute_returns_a_small_summary_for_xcom(api, s3_client, bucket):
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=12),
+                                   compression="gzip")  # fmt: skip
+    summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    json.dumps(summary)
+    assert [w["created_at_gte"] for w in summary["windows"]] == ["2025-01-03T00:00:00.000000Z", "2025-01-03T12:00:00.000000Z"]
+    assert summary["records"] == len(api.ids_in_range(DAY, LOGICAL)) == sum(w["records"] for w in summary["windows"])
+    written = set(read_objects(s3_client, bucket))
+    assert {k for w in summary["windows"] for k in w["keys"]} | {w["manifest"] for w in summary["windows"]} == written
+    assert summary["cost"] == api.stats.total_cost and "data" not in json.dumps(summary)
