@@ -1,0 +1,152 @@
+"""`make demo`: the daily example DAG end to end, on loopback, leaving nothing running.
+
+1. starts the fake Conversations API (a few thousand conversations over several days) and moto's
+   S3 server, each as its own process on a free loopback port;
+2. sets the connections by environment variables, creates the bucket, migrates a SQLite Airflow DB;
+3. runs ``airflow dags test example_conversations_daily <date>`` (a real logical date);
+4. prints the partitions written, with record counts, next to what the API holds;
+5. stops both servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".demo"
+BIN = Path(sys.executable).parent
+TOKEN = "demo-token-7d1f"  # the fake API's token; shown masked in Airflow's logs
+BUCKET = "demo-lake"
+PREFIX = "raw/conversations"
+LOGICAL_DATE = "2025-01-04"  # a daily run at this date exports [2025-01-03, 2025-01-04)
+INTERVAL = ("2025-01-03T00:00:00Z", "2025-01-04T00:00:00Z")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(stack: ExitStack, name: str, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+    handle = open(log, "wb")  # noqa: SIM115 (closed by the stack)
+    stack.callback(handle.close)
+    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        print(f"stopped {name}")
+
+    stack.callback(stop)
+    return proc
+
+
+def wait_for(check, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"demo: {what} did not come up within {timeout:.0f}s")
+
+
+def main() -> int:
+    import boto3
+    import requests
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "airflow-home").mkdir(parents=True)
+    api_port, s3_port = free_port(), free_port()
+    api_url, s3_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{s3_port}"
+    with ExitStack() as stack:
+        start(stack, "fake Conversations API", [sys.executable, "-m", "airflow_provider_conversations.testing", "serve",
+              "--port", str(api_port), "--records", "4000", "--days", "6", "--start", "2025-01-01", "--seed", "42",
+              "--token", TOKEN], WORK / "fake-api.log")  # fmt: skip
+        start(stack, "moto S3 server", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+              WORK / "moto.log")  # fmt: skip
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        wait_for(lambda: requests.get(f"{api_url}/v2/conversations", headers=auth, timeout=1).ok, "the fake API")
+        wait_for(lambda: requests.get(s3_url, timeout=1).status_code < 500, "the S3 server")
+        print(f"fake Conversations API at {api_url}; S3 (moto) at {s3_url}")
+
+        s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
+                          aws_access_key_id="demo", aws_secret_access_key="demo")  # fmt: skip
+        s3.create_bucket(Bucket=BUCKET)
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(WORK / "airflow-home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_CONVERSATIONS_DEFAULT": json.dumps(
+                {"conn_type": "conversations", "host": api_url, "password": TOKEN}
+            ),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "login": "demo", "password": "demo",
+                                                    "extra": {"endpoint_url": s3_url, "region_name": "us-east-1"}}),  # fmt: skip
+            "AIRFLOW_VAR_CONVERSATIONS_BUCKET": BUCKET,
+        }
+        airflow = str(BIN / "airflow")
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        log = WORK / "dags-test.log"
+        print(f"running: airflow dags test example_conversations_daily {LOGICAL_DATE}  (log: {log.relative_to(ROOT)})")
+        started = time.monotonic()
+        with open(log, "wb") as out:
+            result = subprocess.run([airflow, "dags", "test", "example_conversations_daily", LOGICAL_DATE],
+                                    env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        elapsed = time.monotonic() - started
+        text = log.read_text(errors="replace")
+        if result.returncode != 0 or re.search(r"state=failed|Marking run .* failed", text):
+            print(text[-4000:])
+            print(f"demo: the DAG run failed (see {log})")
+            return 1
+        if TOKEN in text:
+            print("demo: the API token appeared in the task log!")
+            return 1
+
+        print(f"\nDAG run succeeded in {elapsed:.1f}s. Partitions written to s3://{BUCKET}/{PREFIX}/:")
+        manifests = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX + "/"):
+            manifests += [o["Key"] for o in page.get("Contents", []) if "/_manifest-" in o["Key"]]
+        by_partition: dict[str, list[dict]] = {}
+        for key in sorted(manifests):
+            body = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+            by_partition.setdefault(key.rsplit("/", 1)[0], []).append(body)
+        total = 0
+        print(f"  {'partition':<45} {'windows':>7} {'records':>8} {'objects':>8}")
+        for partition, bodies in by_partition.items():
+            records = sum(b["record_count"] for b in bodies)
+            objects = sum(len(b["parts"]) for b in bodies)
+            total += records
+            print(f"  {partition + '/':<45} {len(bodies):>7} {records:>8} {objects:>8}")
+        for key in sorted(k for b in by_partition.values() for p in b for k in [x["key"] for x in p["parts"]])[:3]:
+            print(f"    e.g. {key}")
+        api_count = requests.get(
+            f"{api_url}/v2/conversations", headers=auth, timeout=5,
+            params={"created_at[gte]": INTERVAL[0], "created_at[lt]": INTERVAL[1], "per_page": 1,
+                    "include_paging_counts": "true"},
+        ).json()["metadata"]["paging"]["total_count"]  # fmt: skip
+        verdict = "match" if api_count == total else "MISMATCH"
+        print(f"  records in S3: {total}; the API holds {api_count} for [{INTERVAL[0]}, {INTERVAL[1]}): {verdict}")
+        return 0 if api_count == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

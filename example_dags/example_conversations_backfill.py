@@ -1,0 +1,41 @@
+"""Backfill a long range with dynamic task mapping: one mapped task per day of hourly windows.
+
+Trigger it with params ``start`` and ``end`` (ISO-8601, UTC). A year is 365 mapped tasks (not 8,760),
+which stays under ``[core] max_map_length`` and lets a Celery or Kubernetes executor spread the
+days over workers. Each task writes exactly the same objects a daily run would.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG, Param, task
+from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
+from airflow_provider_conversations.windows import split_range
+
+with DAG(
+    dag_id="example_conversations_backfill",
+    schedule=None,
+    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    params={
+        "start": Param("2025-01-01T00:00:00Z", type="string", description="inclusive start, ISO-8601 UTC"),
+        "end": Param("2025-01-08T00:00:00Z", type="string", description="exclusive end, ISO-8601 UTC"),
+    },
+    tags=["conversations", "example"],
+) as dag:
+    # [START howto_operator_conversations_to_s3_mapped]
+    @task
+    def day_ranges(params: dict) -> list[dict[str, str]]:
+        """One ``{created_at_gte, created_at_lt}`` per UTC day of the requested range."""
+        return split_range(params["start"], params["end"], chunk_size=timedelta(days=1))
+
+    ConversationsToS3Operator.partial(
+        task_id="export_day",
+        s3_bucket="{{ var.value.get('conversations_bucket', 'conversations-lake') }}",
+        s3_prefix="raw/conversations",
+        window_size=timedelta(hours=1),
+        compression="gzip",
+        max_active_tis_per_dag=4,
+    ).expand_kwargs(day_ranges())
+    # [END howto_operator_conversations_to_s3_mapped]

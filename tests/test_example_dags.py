@@ -1,0 +1,32 @@
+"""Every example DAG imports cleanly and has the tasks the docs describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow.dag_processing.dagbag import DagBag
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "example_dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(EXAMPLES))
+
+
+def test_no_import_errors(dagbag: DagBag):
+    assert dagbag.import_errors == {}
+    assert len(dagbag.dags) == len([p for p in EXAMPLES.glob("example_*.py")])
+
+
+def test_daily_example_exports_its_data_interval(dagbag: DagBag):
+    dag = dagbag.dags["example_conversations_daily"]
+    assert "export_conversations" in dag.task_dict
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+
+
+def test_backfill_example_maps_one_task_per_day(dagbag: DagBag):
+    dag = dagbag.dags["example_conversations_backfill"]
+    assert {"day_ranges", "export_day"} <= set(dag.task_dict)
