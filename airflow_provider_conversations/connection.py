@@ -119,11 +119,15 @@ def _extra_value(extra: Mapping[str, Any], spec: ExtraField) -> float | int:
     return value
 
 
-def settings_from_connection(conn: Any, *, mask: Callable[[str], None] | None = None) -> ConnectionSettings:
+def settings_from_connection(
+    conn: Any, *, mask: Callable[[str], None] | None = None, extra: Mapping[str, Any] | None = None
+) -> ConnectionSettings:
     """Check an Airflow connection and return its :class:`ConnectionSettings`.
 
     :param conn: an Airflow ``Connection`` (anything with host/schema/port/password/extra_dejson).
     :param mask: registers the token with the secrets masker before anything else can log it.
+    :param extra: the connection's extra, already read (a trigger reads it asynchronously);
+        ``conn.extra_dejson`` when omitted.
     """
     token = (conn.password or "").strip()
     if not token:
@@ -133,7 +137,7 @@ def settings_from_connection(conn: Any, *, mask: Callable[[str], None] | None = 
     if mask is not None:
         mask(token)
     try:
-        extra = conn.extra_dejson
+        extra = conn.extra_dejson if extra is None else extra
     except Exception:
         raise ConversationsConnectionError(f"connection {conn.conn_id!r}: extra is not valid JSON") from None
     if not isinstance(extra, Mapping):

@@ -28,20 +28,57 @@ class ExtraField:
 
 #: The connection's extra fields, in form order. One table for parsing, the UI form and the docs.
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
-    ExtraField("timeout", "Request timeout (s)", "Seconds to wait for the API to answer one request.",
-               float, 30.0, 0, exclusive_minimum=True),
-    ExtraField("max_retries", "Max retries", "Retries of one request on 429, 5xx, timeouts and lost "
-               "connections, with exponential backoff and jitter (0 disables).", int, 5, 0, 50),
-    ExtraField("backoff_base", "Backoff base (s)", "First backoff in seconds; it doubles on each retry.",
-               float, 1.0, 0),
-    ExtraField("budget_per_minute", "Rate-limit budget per minute", "The team's cost budget per minute "
-               "(600 on the real API).", int, 600, 1),
-    ExtraField("budget_share", "Budget share", "Share of the team's budget this provider may spend per "
-               "minute (0-1]; leave the rest to the team's other integrations.", float, 1.0, 0, 1,
-               exclusive_minimum=True),
-    ExtraField("rate_limit_window_seconds", "Rate-limit window (s)", "Length of the rate-limit window "
-               "(60 on the real API).", float, 60.0, 0, exclusive_minimum=True),
-)  # fmt: skip
+    ExtraField(
+        "timeout",
+        "Request timeout (s)",
+        "Seconds to wait for the API to answer one request.",
+        float,
+        30.0,
+        0,
+        exclusive_minimum=True,
+    ),
+    ExtraField(
+        "max_retries",
+        "Max retries",
+        "Retries of one request on 429, 5xx, timeouts and lost "
+        "connections, with exponential backoff and jitter (0 disables).",
+        int,
+        5,
+        0,
+        50,
+    ),
+    ExtraField(
+        "backoff_base", "Backoff base (s)", "First backoff in seconds; it doubles on each retry.", float, 1.0, 0
+    ),
+    ExtraField(
+        "budget_per_minute",
+        "Rate-limit budget per minute",
+        "The team's cost budget per minute (600 on the real API).",
+        int,
+        600,
+        1,
+    ),
+    ExtraField(
+        "budget_share",
+        "Budget share",
+        "Share of the team's budget this provider may spend per "
+        "minute (0-1]; leave the rest to the team's other integrations.",
+        float,
+        1.0,
+        0,
+        1,
+        exclusive_minimum=True,
+    ),
+    ExtraField(
+        "rate_limit_window_seconds",
+        "Rate-limit window (s)",
+        "Length of the rate-limit window (60 on the real API).",
+        float,
+        60.0,
+        0,
+        exclusive_minimum=True,
+    ),
+)
 
 
 def conn_fields() -> dict[str, Any]:

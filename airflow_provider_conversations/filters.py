@@ -17,13 +17,37 @@ from typing import Any, ClassVar
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 
 LANGUAGE_CODES: tuple[str, ...] = (
-    "en-AU", "en-AB", "en-GB", "en-IN", "en-IE", "en-NZ", "en-ZA", "en-US", "en-WL",
-    "es-ES", "es-US", "nl-NL", "it-IT", "fr-FR", "fr-CA", "de-DE", "de-CH",
-)  # fmt: skip
+    "en-AU",
+    "en-AB",
+    "en-GB",
+    "en-IN",
+    "en-IE",
+    "en-NZ",
+    "en-ZA",
+    "en-US",
+    "en-WL",
+    "es-ES",
+    "es-US",
+    "nl-NL",
+    "it-IT",
+    "fr-FR",
+    "fr-CA",
+    "de-DE",
+    "de-CH",
+)
 PLATFORMS: tuple[str, ...] = (
-    "bluejeans", "gotomeeting", "joinme", "manual_upload", "ms_teams", "salesloft",
-    "uberconference", "webex", "zoom", "google_meet", "external_audio",
-)  # fmt: skip
+    "bluejeans",
+    "gotomeeting",
+    "joinme",
+    "manual_upload",
+    "ms_teams",
+    "salesloft",
+    "uberconference",
+    "webex",
+    "zoom",
+    "google_meet",
+    "external_audio",
+)
 MEDIA_TYPES: tuple[str, ...] = ("audio", "video")
 SORT_BY: tuple[str, ...] = ("created_at", "updated_at", "duration")
 SORT_DIRECTIONS: tuple[str, ...] = ("ASC", "DESC")
@@ -109,7 +133,9 @@ def parse_timestamp(value: str | datetime, name: str, *, assume_utc: bool = Fals
         dt = dt.replace(tzinfo=timezone.utc)
     utc = dt.astimezone(timezone.utc)
     # A plain datetime, even from pendulum (Airflow's context): its arithmetic differs from the stdlib's.
-    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc)
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
+    )
 
 
 def format_timestamp(dt: datetime) -> str:
@@ -369,3 +395,8 @@ def validate_range(
             f"must be before {prefix}_lt={format_timestamp(end)}"
         )
     return start, end
+
+
+def count_params(filters: ConversationFilters) -> list[tuple[str, str]]:
+    """Parameters of the cheapest request that counts ``filters``' matches: one record, paging counts on."""
+    return filters.to_params() + paging_params(per_page=1, include_paging_counts=True)

@@ -31,6 +31,31 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_conversations.hooks.conversations"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_conversations.operators.conversations_to_s3"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_conversations.sensors.conversations"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_conversations.triggers.conversations"],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_provider_conversations.operators.conversations_to_s3",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

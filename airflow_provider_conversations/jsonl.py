@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import IO, Any
 
 
-
 @dataclass(frozen=True)
 class LocalPart:
     """A finished part file.
@@ -67,7 +66,7 @@ class JsonlPartWriter:
         self._raw = open(self._path, "wb")  # noqa: SIM115 (closed in _close)
         self._hashing = _HashingFile(self._raw)
         if self.compression == "gzip":
-            self._out = gzip.GzipFile(filename="", mode="wb", fileobj=self._hashing, mtime=0, compresslevel=6)  # type: ignore[arg-type]
+            self._out = gzip.GzipFile(filename="", mode="wb", fileobj=self._hashing, mtime=0, compresslevel=6)
         else:
             self._out = self._hashing
         self._count = 0

@@ -22,7 +22,7 @@ def check_compression(compression: object) -> str | None:
         return None
     if compression not in COMPRESSIONS:
         raise ConversationsFilterError(f"compression: {compression!r} is not supported; allowed: None, 'gzip'")
-    return compression  # type: ignore[return-value]
+    return compression
 
 
 def _clock(ts: datetime, day_start: datetime) -> str:

@@ -71,13 +71,17 @@ class KeysetCursor:
     def params(self) -> list[tuple[str, str]]:
         """Return the query parameters of the next request."""
         if self.tie_page is not None:
-            bounds = [(WIRE_NAMES["created_at_gte"], format_timestamp(self.bound)),
-                      (WIRE_NAMES["created_at_lte"], format_timestamp(self.bound))]  # fmt: skip
+            bounds = [
+                (WIRE_NAMES["created_at_gte"], format_timestamp(self.bound)),
+                (WIRE_NAMES["created_at_lte"], format_timestamp(self.bound)),
+            ]
             page = self.tie_page
         else:
             lower = "created_at_gte" if self.inclusive else "created_at_gt"
-            bounds = [(WIRE_NAMES[lower], format_timestamp(self.bound)),
-                      (WIRE_NAMES["created_at_lt"], format_timestamp(self.end))]  # fmt: skip
+            bounds = [
+                (WIRE_NAMES[lower], format_timestamp(self.bound)),
+                (WIRE_NAMES["created_at_lt"], format_timestamp(self.end)),
+            ]
             page = 1
         return [
             *self.filters.to_params(),

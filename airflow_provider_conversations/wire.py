@@ -141,3 +141,13 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes) -> Page:
         remaining=_int_header(headers, "x-ratelimit-remaining-minute"),
         request_id=request_id,
     )
+
+
+def total_count(page: Page) -> int:
+    """``total_count`` of a page fetched with paging counts, or a clear error when the API left it out."""
+    if page.total_count is None:
+        raise ConversationsResponseError(
+            "the API did not return metadata.paging.total_count although include_paging_counts=true was sent",
+            request_id=page.request_id,
+        )
+    return page.total_count

@@ -1,6 +1,6 @@
 """Requests and rate-limit cost of one keyset walk over N records (fake API on loopback).
 
-    .venv/bin/python benchmarks/range_cost.py --records 50000
+.venv/bin/python benchmarks/range_cost.py --records 50000
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 
-from airflow_provider_conversations.hooks.conversations import ConversationsHook  # noqa: E402
-from airflow_provider_conversations.testing import FakeConversationsAPI  # noqa: E402
+from airflow_provider_conversations.hooks.conversations import ConversationsHook
+from airflow_provider_conversations.testing import FakeConversationsAPI
 
 
 def main() -> None:
@@ -34,13 +34,23 @@ def main() -> None:
         ids = [r["id"] for r in hook.iter_conversations(start, end)]
         seconds = time.perf_counter() - t0
         expected = api.ids_in_range(start, end)
-        print(json.dumps({
-            "records_in_range": len(expected), "records_yielded": len(ids), "unique": len(set(ids)),
-            "match": set(ids) == expected, "requests_client": hook.stats["requests"],
-            "requests_server": api.stats.requests, "rate_limit_cost": api.stats.total_cost,
-            "records_per_point": round(len(ids) / max(1, api.stats.total_cost), 2), "throttled": api.stats.throttled,
-            "seconds": round(seconds, 2),
-        }, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "records_in_range": len(expected),
+                    "records_yielded": len(ids),
+                    "unique": len(set(ids)),
+                    "match": set(ids) == expected,
+                    "requests_client": hook.stats["requests"],
+                    "requests_server": api.stats.requests,
+                    "rate_limit_cost": api.stats.total_cost,
+                    "records_per_point": round(len(ids) / max(1, api.stats.total_cost), 2),
+                    "throttled": api.stats.throttled,
+                    "seconds": round(seconds, 2),
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

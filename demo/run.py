@@ -78,18 +78,43 @@ def main() -> int:
     api_port, s3_port = free_port(), free_port()
     api_url, s3_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{s3_port}"
     with ExitStack() as stack:
-        start(stack, "fake Conversations API", [sys.executable, "-m", "airflow_provider_conversations.testing", "serve",
-              "--port", str(api_port), "--records", "4000", "--days", "6", "--start", "2025-01-01", "--seed", "42",
-              "--token", TOKEN], WORK / "fake-api.log")  # fmt: skip
-        start(stack, "moto S3 server", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-              WORK / "moto.log")  # fmt: skip
+        start(
+            stack,
+            "fake Conversations API",
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_conversations.testing",
+                "serve",
+                "--port",
+                str(api_port),
+                "--records",
+                "4000",
+                "--days",
+                "6",
+                "--start",
+                "2025-01-01",
+                "--seed",
+                "42",
+                "--token",
+                TOKEN,
+            ],
+            WORK / "fake-api.log",
+        )
+        start(
+            stack,
+            "moto S3 server",
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+            WORK / "moto.log",
+        )
         auth = {"Authorization": f"Bearer {TOKEN}"}
         wait_for(lambda: requests.get(f"{api_url}/v2/conversations", headers=auth, timeout=1).ok, "the fake API")
         wait_for(lambda: requests.get(s3_url, timeout=1).status_code < 500, "the S3 server")
         print(f"fake Conversations API at {api_url}; S3 (moto) at {s3_url}")
 
-        s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
-                          aws_access_key_id="demo", aws_secret_access_key="demo")  # fmt: skip
+        s3 = boto3.client(
+            "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="demo", aws_secret_access_key="demo"
+        )
         s3.create_bucket(Bucket=BUCKET)
         env = {
             **os.environ,
@@ -99,8 +124,14 @@ def main() -> int:
             "AIRFLOW_CONN_CONVERSATIONS_DEFAULT": json.dumps(
                 {"conn_type": "conversations", "host": api_url, "password": TOKEN}
             ),
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "login": "demo", "password": "demo",
-                                                    "extra": {"endpoint_url": s3_url, "region_name": "us-east-1"}}),  # fmt: skip
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "demo",
+                    "password": "demo",
+                    "extra": {"endpoint_url": s3_url, "region_name": "us-east-1"},
+                }
+            ),
             "AIRFLOW_VAR_CONVERSATIONS_BUCKET": BUCKET,
         }
         airflow = str(BIN / "airflow")
@@ -109,8 +140,12 @@ def main() -> int:
         print(f"running: airflow dags test example_conversations_daily {LOGICAL_DATE}  (log: {log.relative_to(ROOT)})")
         started = time.monotonic()
         with open(log, "wb") as out:
-            result = subprocess.run([airflow, "dags", "test", "example_conversations_daily", LOGICAL_DATE],
-                                    env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+            result = subprocess.run(
+                [airflow, "dags", "test", "example_conversations_daily", LOGICAL_DATE],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         elapsed = time.monotonic() - started
         text = log.read_text(errors="replace")
         if result.returncode != 0 or re.search(r"state=failed|Marking run .* failed", text):
@@ -139,10 +174,16 @@ def main() -> int:
         for key in sorted(k for b in by_partition.values() for p in b for k in [x["key"] for x in p["parts"]])[:3]:
             print(f"    e.g. {key}")
         api_count = requests.get(
-            f"{api_url}/v2/conversations", headers=auth, timeout=5,
-            params={"created_at[gte]": INTERVAL[0], "created_at[lt]": INTERVAL[1], "per_page": 1,
-                    "include_paging_counts": "true"},
-        ).json()["metadata"]["paging"]["total_count"]  # fmt: skip
+            f"{api_url}/v2/conversations",
+            headers=auth,
+            timeout=5,
+            params={
+                "created_at[gte]": INTERVAL[0],
+                "created_at[lt]": INTERVAL[1],
+                "per_page": 1,
+                "include_paging_counts": "true",
+            },
+        ).json()["metadata"]["paging"]["total_count"]
         verdict = "match" if api_count == total else "MISMATCH"
         print(f"  records in S3: {total}; the API holds {api_count} for [{INTERVAL[0]}, {INTERVAL[1]}): {verdict}")
         return 0 if api_count == total else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG, Param, task
+
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.windows import split_range
 

@@ -1,4 +1,4 @@
-"""Daily incremental export: each run lands the conversations created in its data interval.
+"""Daily incremental export: wait for the interval's conversations, then land them in S3.
 
 Connections: ``conversations_default`` (the API) and ``aws_default`` (S3). The bucket comes from the
 Airflow Variable ``conversations_bucket`` (default ``conversations-lake``).
@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
+
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
+from airflow_provider_conversations.sensors.conversations import ConversationsSensor
 
 with DAG(
     dag_id="example_conversations_daily",
@@ -21,6 +23,19 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["conversations", "example"],
 ) as dag:
+    # [START howto_sensor_conversations]
+    # Recordings are processed late: wait until the interval has conversations (one cheap request a
+    # poke). deferrable=True frees the worker slot while waiting (needs a running triggerer).
+    wait_for_conversations = ConversationsSensor(
+        task_id="wait_for_conversations",
+        conversations_conn_id="conversations_default",
+        min_count=1,
+        poke_interval=timedelta(minutes=10),
+        timeout=timedelta(hours=6),
+        deferrable=True,
+    )
+    # [END howto_sensor_conversations]
+
     # [START howto_operator_conversations_to_s3]
     export_conversations = ConversationsToS3Operator(
         task_id="export_conversations",
@@ -32,3 +47,5 @@ with DAG(
         compression="gzip",
     )
     # [END howto_operator_conversations_to_s3]
+
+    wait_for_conversations >> export_conversations

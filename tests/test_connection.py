@@ -11,8 +11,9 @@ from airflow_provider_conversations.exceptions import ConversationsConnectionErr
 
 def conn(host: str | None = "https://api.salesloft.com", password: str | None = "tok", **kw: Any) -> SimpleNamespace:
     extra = kw.pop("extra", {})
-    return SimpleNamespace(conn_id="c", host=host, password=password, schema=kw.get("schema"),
-                           port=kw.get("port"), extra_dejson=extra)  # fmt: skip
+    return SimpleNamespace(
+        conn_id="c", host=host, password=password, schema=kw.get("schema"), port=kw.get("port"), extra_dejson=extra
+    )
 
 
 @pytest.mark.parametrize(

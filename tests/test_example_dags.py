@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from airflow.dag_processing.dagbag import DagBag
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_dags"
@@ -23,7 +22,7 @@ def test_no_import_errors(dagbag: DagBag):
 
 def test_daily_example_exports_its_data_interval(dagbag: DagBag):
     dag = dagbag.dags["example_conversations_daily"]
-    assert "export_conversations" in dag.task_dict
+    assert dag.task_dict["wait_for_conversations"].downstream_task_ids == {"export_conversations"}
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
 
 

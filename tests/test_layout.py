@@ -80,7 +80,10 @@ def test_no_records_no_part(tmp_path: Path):
 
 def test_ties_are_ordered_by_id_and_the_rest_kept_in_order():
     rows = [
-        {"id": "b", "created_at": "t1"}, {"id": "a", "created_at": "t1"},
-        {"id": "z", "created_at": "t2"}, {"id": "c", "created_at": "t3"}, {"id": "a", "created_at": "t3"},
-    ]  # fmt: skip
+        {"id": "b", "created_at": "t1"},
+        {"id": "a", "created_at": "t1"},
+        {"id": "z", "created_at": "t2"},
+        {"id": "c", "created_at": "t3"},
+        {"id": "a", "created_at": "t3"},
+    ]
     assert [r["id"] for r in ties_sorted_by_id(rows)] == ["a", "b", "z", "a", "c"]

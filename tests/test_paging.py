@@ -36,8 +36,9 @@ def serve(records: list[dict], params: list[tuple[str, str]], *, quirk: bool = F
     return rows[(page - 1) * per_page : page * per_page]
 
 
-def walk(records: list[dict], *, per_page: int = 10, end: float = 10_000, quirk: bool = False,
-         on_request=None) -> tuple[list[str], list[list[tuple[str, str]]]]:  # fmt: skip
+def walk(
+    records: list[dict], *, per_page: int = 10, end: float = 10_000, quirk: bool = False, on_request=None
+) -> tuple[list[str], list[list[tuple[str, str]]]]:
     cursor = KeysetCursor(T0, T0 + timedelta(seconds=end), ConversationFilters(), per_page)
     out: list[str] = []
     sent: list[list[tuple[str, str]]] = []

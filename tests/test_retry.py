@@ -11,9 +11,21 @@ from airflow_provider_conversations.retry import RetryPolicy, retry_after_second
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [(None, True), (429, True), (500, True), (502, True), (503, True), (504, True),
-     (400, False), (401, False), (403, False), (404, False), (422, False), (302, False)],
-)  # fmt: skip
+    [
+        (None, True),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (422, False),
+        (302, False),
+    ],
+)
 def test_only_transient_errors_are_retried(status, retryable):
     policy = RetryPolicy(max_retries=3)
     assert policy.is_retryable(ConversationsAPIError("x", status=status)) is retryable

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,15 +16,17 @@ def test_windows_cover_the_range_without_gap_or_overlap_on_the_utc_grid():
     windows = split_windows("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", timedelta(hours=1))
     assert len(windows) == 24
     assert windows[0] == Window(D, D + timedelta(hours=1))
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert all(w.is_aligned(timedelta(hours=1)) for w in windows)
 
 
 def test_unaligned_range_clips_edge_windows():
     windows = split_windows("2025-01-01T00:30:00+00:00", "2025-01-01T02:15:00Z", timedelta(hours=1))
     assert [(w.start.strftime("%H:%M"), w.end.strftime("%H:%M")) for w in windows] == [
-        ("00:30", "01:00"), ("01:00", "02:00"), ("02:00", "02:15")
-    ]  # fmt: skip
+        ("00:30", "01:00"),
+        ("01:00", "02:00"),
+        ("02:00", "02:15"),
+    ]
     assert [w.is_aligned(timedelta(hours=1)) for w in windows] == [False, True, False]
 
 
@@ -40,7 +43,10 @@ def test_window_size_must_divide_a_day(size):
 
 def test_split_range_gives_mapping_kwargs_per_chunk():
     ranges = split_range(D, D + timedelta(days=3, hours=5), timedelta(days=1))
-    assert ranges[0] == {"created_at_gte": "2025-01-01T00:00:00.000000Z", "created_at_lt": "2025-01-02T00:00:00.000000Z"}
+    assert ranges[0] == {
+        "created_at_gte": "2025-01-01T00:00:00.000000Z",
+        "created_at_lt": "2025-01-02T00:00:00.000000Z",
+    }
     assert ranges[-1]["created_at_lt"] == "2025-01-04T05:00:00.000000Z" and len(ranges) == 4
 
 

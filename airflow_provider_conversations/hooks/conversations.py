@@ -14,11 +14,11 @@ from airflow.sdk import BaseHook
 from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
 from airflow_provider_conversations.connection_form import CONN_TYPE, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_conversations.exceptions import ConversationsAPIError
-from airflow_provider_conversations.filters import ConversationFilters, paging_params, validate_range
+from airflow_provider_conversations.filters import ConversationFilters, count_params, paging_params, validate_range
 from airflow_provider_conversations.paging import KeysetCursor
 from airflow_provider_conversations.ratelimit import RateLimitPacer
 from airflow_provider_conversations.retry import RetryPolicy
-from airflow_provider_conversations.wire import Page, parse_page
+from airflow_provider_conversations.wire import Page, parse_page, total_count
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
 
@@ -251,17 +251,10 @@ class ConversationsHook(BaseHook):
         """
         flt = ConversationFilters.from_mapping(filters)
         if created_at_gte is not None and created_at_lt is not None:
-            start, end = validate_range(created_at_gte, created_at_lt)
-            flt = flt.merged(created_at_gte=start, created_at_lt=end)
-        elif created_at_gte is not None or created_at_lt is not None:
+            validate_range(created_at_gte, created_at_lt)
+        if created_at_gte is not None or created_at_lt is not None:
             flt = flt.merged(created_at_gte=created_at_gte, created_at_lt=created_at_lt)
-        page = self.fetch_page(flt, per_page=1, include_paging_counts=True)
-        if page.total_count is None:
-            raise ConversationsAPIError(
-                "the API did not return metadata.paging.total_count although include_paging_counts=true was sent",
-                request_id=page.request_id,
-            )
-        return page.total_count
+        return total_count(self._get(count_params(flt)))
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the URL and token with one cheap request (the UI's Test button)."""

@@ -7,38 +7,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.export import export_window
-from airflow_provider_conversations.filters import MAX_PER_PAGE, ConversationFilters, format_timestamp
+from airflow_provider_conversations.filters import MAX_PER_PAGE, format_timestamp
 from airflow_provider_conversations.layout import PartitionLayout, check_compression
-from airflow_provider_conversations.paging import CURSOR_FIELDS
-from airflow_provider_conversations.range import resolve_range
+from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.windows import check_window_size, split_windows
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def _is_template(value: Any) -> bool:
-    """Whether a literal still holds Jinja (checked again after rendering)."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, Mapping):
-        return any(_is_template(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_is_template(v) for v in value)
-    return False
-
-
-def check_filters(filters: Any) -> ConversationFilters:
-    """Validate the operator's ``filters``: the hook's filters minus the ``created_at`` bounds."""
-    parsed = ConversationFilters.from_mapping(filters)
-    clash = [name for name in CURSOR_FIELDS if getattr(parsed, name) is not None]
-    if clash:
-        raise ConversationsFilterError(
-            f"filters: {', '.join(clash)} cannot be a filter here; pass created_at_gte/created_at_lt instead"
-        )
-    return parsed
 
 
 class ConversationsToS3Operator(BaseOperator):
@@ -99,12 +77,18 @@ class ConversationsToS3Operator(BaseOperator):
         self.compression = check_compression(compression)
         if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
             raise ConversationsFilterError(f"per_page: {per_page!r} is out of range; allowed: [1, {MAX_PER_PAGE}]")
-        if isinstance(max_records_per_file, bool) or not isinstance(max_records_per_file, int) or max_records_per_file < 1:
-            raise ConversationsFilterError(f"max_records_per_file: expected an integer >= 1, got {max_records_per_file!r}")
+        if (
+            isinstance(max_records_per_file, bool)
+            or not isinstance(max_records_per_file, int)
+            or max_records_per_file < 1
+        ):
+            raise ConversationsFilterError(
+                f"max_records_per_file: expected an integer >= 1, got {max_records_per_file!r}"
+            )
         # Literals are checked now, templates after rendering.
-        if not _is_template(filters):
+        if not is_template(filters):
             check_filters(filters)
-        if not _is_template([created_at_gte, created_at_lt]) and None not in (created_at_gte, created_at_lt):
+        if not is_template([created_at_gte, created_at_lt]) and None not in (created_at_gte, created_at_lt):
             resolve_range(created_at_gte, created_at_lt, None)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -122,8 +106,10 @@ class ConversationsToS3Operator(BaseOperator):
             self.log.warning(
                 "The range [%s, %s) is not aligned to window_size %s: its edge windows are clipped, and another "
                 "run over an overlapping range would write them under other keys.",
-                format_timestamp(start), format_timestamp(end), self.window_size,
-            )  # fmt: skip
+                format_timestamp(start),
+                format_timestamp(end),
+                self.window_size,
+            )
 
         hook = ConversationsHook(self.conversations_conn_id)
         hook.settings  # noqa: B018 (checks the connection before any I/O)
@@ -133,27 +119,49 @@ class ConversationsToS3Operator(BaseOperator):
 
         self.log.info(
             "Exporting conversations created in [%s, %s) in %d window(s) of %s to s3://%s/%s",
-            format_timestamp(start), format_timestamp(end), len(windows), self.window_size, self.s3_bucket, layout.prefix,
-        )  # fmt: skip
+            format_timestamp(start),
+            format_timestamp(end),
+            len(windows),
+            self.window_size,
+            self.s3_bucket,
+            layout.prefix,
+        )
         results = []
         for window in windows:
             result = export_window(
-                hook, s3, self.s3_bucket, layout, window,
-                filters=filters, per_page=self.per_page, max_records_per_file=self.max_records_per_file,
-            )  # fmt: skip
+                hook,
+                s3,
+                self.s3_bucket,
+                layout,
+                window,
+                filters=filters,
+                per_page=self.per_page,
+                max_records_per_file=self.max_records_per_file,
+            )
             results.append(result)
             self.log.info(
                 "Window [%s, %s): %d record(s), %d page(s), %d object(s)%s, %s stale removed, budget left %s, %.2fs; "
                 "manifest %s",
-                format_timestamp(window.start), format_timestamp(window.end), result.records, result.pages,
-                len(result.keys), f" {result.keys}" if len(result.keys) <= 3 else "", result.deleted_stale,
-                result.remaining_budget, result.seconds, result.manifest_key,
-            )  # fmt: skip
+                format_timestamp(window.start),
+                format_timestamp(window.end),
+                result.records,
+                result.pages,
+                len(result.keys),
+                f" {result.keys}" if len(result.keys) <= 3 else "",
+                result.deleted_stale,
+                result.remaining_budget,
+                result.seconds,
+                result.manifest_key,
+            )
         total = sum(r.records for r in results)
         self.log.info(
             "Done: %d record(s) in %d window(s); %d request(s), %d retries, rate-limit cost %d",
-            total, len(results), hook.stats["requests"], hook.stats["retries"], hook.stats["cost"],
-        )  # fmt: skip
+            total,
+            len(results),
+            hook.stats["requests"],
+            hook.stats["retries"],
+            hook.stats["cost"],
+        )
         return {
             "bucket": self.s3_bucket,
             "prefix": layout.prefix,

@@ -44,9 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start of created_at, ISO date or timestamp, UTC (default: 2025-01-01)",
     )
     serve.add_argument("--days", type=float, default=7.0, help="days of created_at (default: %(default)s)")
-    serve.add_argument(
-        "--rate-limit", type=int, default=600, help="cost budget per window (default: %(default)s)"
-    )
+    serve.add_argument("--rate-limit", type=int, default=600, help="cost budget per window (default: %(default)s)")
     serve.add_argument(
         "--minute-seconds",
         type=float,
@@ -56,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--latency", type=float, default=0.0, help="seconds added to every answer (default: %(default)s)"
     )
-    serve.add_argument(
-        "--no-retry-after", action="store_true", help="send no Retry-After on 429, like the real API"
-    )
+    serve.add_argument("--no-retry-after", action="store_true", help="send no Retry-After on 429, like the real API")
     serve.add_argument("--strict-params", action="store_true", help="answer 400 on unknown parameter names")
     serve.add_argument("--error-rate", type=float, default=0.0, help="share of injected 5xx answers")
     serve.add_argument("--throttle-rate", type=float, default=0.0, help="share of injected 429 answers")
@@ -74,9 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     start: datetime = args.start
-    records = generate_conversations(
-        args.records, seed=args.seed, start=start, end=start + timedelta(days=args.days)
-    )
+    records = generate_conversations(args.records, seed=args.seed, start=start, end=start + timedelta(days=args.days))
     api = FakeConversationsAPI(
         records,
         token=args.token,

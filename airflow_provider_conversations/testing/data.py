@@ -496,9 +496,7 @@ def parse_query(pairs: list[tuple[str, str]], strict: bool = False) -> tuple[Que
     return q, unknown
 
 
-def run_query(
-    rows: list[Row], keys: list[datetime], q: Query, *, quirk: bool = False
-) -> tuple[dict[str, Any], bool]:
+def run_query(rows: list[Row], keys: list[datetime], q: Query, *, quirk: bool = False) -> tuple[dict[str, Any], bool]:
     """Answer ``q`` over ``rows`` (sorted by ``created_at`` then ``id``; ``keys`` their ``created``).
 
     :param rows: all rows, sorted.
@@ -518,9 +516,7 @@ def run_query(
     elif q.sort_by == "updated_at":
         ordered = sorted(matched, key=lambda r: (r.updated, r.rid), reverse=q.direction == "DESC")
     else:
-        ordered = sorted(
-            matched, key=lambda r: (r.record.get("duration") or 0, r.rid), reverse=q.direction == "DESC"
-        )
+        ordered = sorted(matched, key=lambda r: (r.record.get("duration") or 0, r.rid), reverse=q.direction == "DESC")
     first = (q.page - 1) * q.per_page
     data = [r.record for r in ordered[first : first + q.per_page]]
     before = None

@@ -134,8 +134,9 @@ def test_keyset_iteration_moves_the_lower_bound_and_dedupes_the_boundary(hook, r
 
 def test_count_uses_one_request_with_paging_counts(hook, requests_mock):
     requests_mock.get(URL, json=body([{"id": "a"}], total_count=42, total_pages=42))
-    n = hook.count_conversations({"platform": "zoom"}, created_at_gte="2025-01-01T00:00:00Z",
-                                 created_at_lt="2025-01-02T00:00:00Z")  # fmt: skip
+    n = hook.count_conversations(
+        {"platform": "zoom"}, created_at_gte="2025-01-01T00:00:00Z", created_at_lt="2025-01-02T00:00:00Z"
+    )
     assert n == 42 and requests_mock.call_count == 1
     sent = dict(query(requests_mock.last_request))
     assert sent["include_paging_counts"] == "true" and sent["per_page"] == "1"

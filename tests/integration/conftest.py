@@ -40,13 +40,22 @@ def s3_client(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     """A boto3 client on the moto server, with ``aws_default`` pointing at it too."""
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
-                    "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}),  # fmt: skip
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
+            }
+        ),
     )
     return boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture
@@ -69,25 +78,33 @@ DAG_TEMPLATE = """\
 import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
+from airflow_provider_conversations.sensors.conversations import ConversationsSensor
 
 with DAG({dag_id!r}, schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
          start_date=datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc), catchup=False,
          params={params!r}) as dag:
-    ConversationsToS3Operator(task_id="export", **{kwargs!r})
+    {body}
 """
 
 
-def run_dag(dag_id: str, logical_date: datetime | None, params: dict[str, Any] | None = None, **op_kwargs: Any):
-    """Write a one-task DAG file into the dags folder (``dag.test()`` runs only DAGs a bundle holds), run it.
+def run_dag_source(dag_id: str, logical_date: datetime | None, body: str, params: dict[str, Any] | None = None):
+    """Write a DAG file whose tasks are ``body`` into the dags folder and run it with ``dag.test()``.
 
-    Returns the DagRun and its task instance.
+    (``dag.test()`` only runs DAGs that a bundle holds.) Returns the DagRun and its task instances by id.
     """
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-    path.write_text(DAG_TEMPLATE.format(dag_id=dag_id, params=params or {}, kwargs=op_kwargs))
+    path.write_text(DAG_TEMPLATE.format(dag_id=dag_id, params=params or {}, body=body))
     spec = importlib.util.spec_from_file_location(f"testdag_{dag_id}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     run = module.dag.test(logical_date=logical_date) if logical_date else module.dag.test()
-    (ti,) = run.get_task_instances()
-    return run, ti
+    return run, {ti.task_id: ti for ti in run.get_task_instances()}
+
+
+def run_dag(dag_id: str, logical_date: datetime | None, params: dict[str, Any] | None = None, **op_kwargs: Any):
+    """Run a one-task DAG: ``ConversationsToS3Operator(task_id="export", **op_kwargs)``."""
+    run, tis = run_dag_source(
+        dag_id, logical_date, f"ConversationsToS3Operator(task_id='export', **{op_kwargs!r})", params
+    )
+    return run, tis["export"]

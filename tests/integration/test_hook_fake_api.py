@@ -72,8 +72,16 @@ def test_deletions_while_paging_skip_no_survivor(set_conn, api):
 
 def test_faults_are_retried_and_nothing_is_lost_or_repeated(set_conn, api):
     hook = make_hook(set_conn, api, timeout=0.5)
-    api.faults = Faults(error_rate=0.1, drop_rate=0.05, non_json_rate=0.05, throttle_rate=0.05,
-                        throttle_retry_after=0.01, slow_rate=0.03, slow_seconds=0.8, boundary_quirk_rate=0.3)  # fmt: skip
+    api.faults = Faults(
+        error_rate=0.1,
+        drop_rate=0.05,
+        non_json_rate=0.05,
+        throttle_rate=0.05,
+        throttle_retry_after=0.01,
+        slow_rate=0.03,
+        slow_seconds=0.8,
+        boundary_quirk_rate=0.3,
+    )
     ids = [r["id"] for r in hook.iter_conversations(START, END)]
     assert len(ids) == len(set(ids)) and set(ids) == api.ids_in_range(START, END)
     assert hook.stats["retries"] > 0 and sum(api.stats.faults.values()) >= hook.stats["retries"]
@@ -90,8 +98,9 @@ def test_pacing_keeps_429s_rare_on_a_small_budget(set_conn, conversations_api_fa
 
 
 def test_429_without_retry_after_is_survived(set_conn, conversations_api_factory):
-    api = conversations_api_factory(records=300, token=TOKEN, rate_limit_per_minute=2, minute_seconds=0.3,
-                                    retry_after=False)  # fmt: skip
+    api = conversations_api_factory(
+        records=300, token=TOKEN, rate_limit_per_minute=2, minute_seconds=0.3, retry_after=False
+    )
     set_conn(api.url, TOKEN, rate_limit_window_seconds=0.3, budget_per_minute=1000)
     hook = ConversationsHook(retry_policy=RetryPolicy(max_retries=20, backoff_base=0.05))
     ids = [r["id"] for r in hook.iter_conversations(START, END, per_page=50)]

@@ -42,7 +42,7 @@ def api(conversations_api_factory, set_conn):
 
 
 def test_daily_run_lands_exactly_the_days_records_once(api, s3_client, bucket):
-    run, ti = run_dag("t_daily", s3_bucket=bucket, s3_prefix="lake/conversations", compression="gzip")
+    _run, ti = run_dag("t_daily", s3_bucket=bucket, s3_prefix="lake/conversations", compression="gzip")
     assert ti.state == "success", ti.state
     objects = read_objects(s3_client, bucket)
     rows = data_records(objects)
@@ -84,8 +84,13 @@ def test_parts_split_at_max_records_per_file(api, s3_client, bucket):
 
 
 def test_empty_window_writes_a_manifest_and_no_data_file(api, s3_client, bucket):
-    run, ti = run_dag("t_empty", s3_bucket=bucket, s3_prefix="p", created_at_gte="2030-01-01T00:00:00Z",
-                      created_at_lt="2030-01-01T01:00:00Z")  # fmt: skip
+    _run, ti = run_dag(
+        "t_empty",
+        s3_bucket=bucket,
+        s3_prefix="p",
+        created_at_gte="2030-01-01T00:00:00Z",
+        created_at_lt="2030-01-01T01:00:00Z",
+    )
     assert ti.state == "success"
     objects = read_objects(s3_client, bucket)
     assert list(objects) == ["p/date=2030-01-01/_manifest-000000-010000.json"]
@@ -93,10 +98,17 @@ def test_empty_window_writes_a_manifest_and_no_data_file(api, s3_client, bucket)
 
 
 def test_templated_filters_are_rendered_and_applied(api, s3_client, bucket):
-    run_dag("t_filters", s3_bucket="{{ params.bucket }}", s3_prefix="zoom/{{ ds }}",
-            filters={"platform": "{{ params.platform }}"}, params={"bucket": bucket, "platform": "zoom"})  # fmt: skip
+    run_dag(
+        "t_filters",
+        s3_bucket="{{ params.bucket }}",
+        s3_prefix="zoom/{{ ds }}",
+        filters={"platform": "{{ params.platform }}"},
+        params={"bucket": bucket, "platform": "zoom"},
+    )
     rows = data_records(read_objects(s3_client, bucket, "zoom/2025-01-04/"))
-    expected = {r["id"] for r in api.records() if r["platform"] == "zoom"} & api.ids_in_range(DAY, DAY + timedelta(days=1))
+    expected = {r["id"] for r in api.records() if r["platform"] == "zoom"} & api.ids_in_range(
+        DAY, DAY + timedelta(days=1)
+    )
     assert {r["id"] for r in rows} == expected and expected
 
 
@@ -127,25 +139,30 @@ def test_bad_literal_arguments_fail_at_construction(kwargs, message):
 
 
 def test_bad_rendered_filter_fails_before_any_request_or_write(api, s3_client, bucket, capsys):
-    run, ti = run_dag("t_bad_render", s3_bucket=bucket, s3_prefix="p", filters={"platform": "{{ params.p }}"},
-                      params={"p": "skype"})  # fmt: skip
+    _run, ti = run_dag(
+        "t_bad_render", s3_bucket=bucket, s3_prefix="p", filters={"platform": "{{ params.p }}"}, params={"p": "skype"}
+    )
     assert ti.state == "failed"
     assert "platform: 'skype' is not allowed; allowed values: bluejeans" in capsys.readouterr().out
     assert api.stats.requests == 0 and read_objects(s3_client, bucket) == {}
 
 
 def test_missing_bucket_fails_before_any_request(api, s3_client, capsys):
-    run, ti = run_dag("t_no_bucket", s3_bucket="no-such-bucket-x", s3_prefix="p")
+    _run, ti = run_dag("t_no_bucket", s3_bucket="no-such-bucket-x", s3_prefix="p")
     assert ti.state == "failed" and api.stats.requests == 0
     assert "s3_bucket: bucket 'no-such-bucket-x' does not exist" in capsys.readouterr().out
 
 
 def test_execute_returns_a_small_summary_for_xcom(api, s3_client, bucket):
-    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=12),
-                                   compression="gzip")  # fmt: skip
+    op = ConversationsToS3Operator(
+        task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=12), compression="gzip"
+    )
     summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
     json.dumps(summary)
-    assert [w["created_at_gte"] for w in summary["windows"]] == ["2025-01-03T00:00:00.000000Z", "2025-01-03T12:00:00.000000Z"]
+    assert [w["created_at_gte"] for w in summary["windows"]] == [
+        "2025-01-03T00:00:00.000000Z",
+        "2025-01-03T12:00:00.000000Z",
+    ]
     assert summary["records"] == len(api.ids_in_range(DAY, LOGICAL)) == sum(w["records"] for w in summary["windows"])
     written = set(read_objects(s3_client, bucket))
     assert {k for w in summary["windows"] for k in w["keys"]} | {w["manifest"] for w in summary["windows"]} == written

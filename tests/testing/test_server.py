@@ -53,9 +53,7 @@ def api() -> Iterator[FakeConversationsAPI]:
 
 
 # -- auth, routing, envelope -----------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}]
-)
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}])
 def test_auth_required(conversations_api_factory: Factory, headers: dict[str, str]) -> None:
     api = conversations_api_factory(5)
     r = get(api, headers=headers)
@@ -235,8 +233,17 @@ def test_unknown_params_ignored_or_strict(conversations_api_factory: Factory) ->
 # -- rate limit --------------------------------------------------------------------------------------
 def test_cost_table() -> None:
     assert [request_cost(p) for p in (1, 100, 101, 150, 151, 250, 251, 500, 501, 10_000)] == [
-        1, 1, 3, 3, 8, 8, 10, 10, 30, 30,
-    ]  # fmt: skip
+        1,
+        1,
+        3,
+        3,
+        8,
+        8,
+        10,
+        10,
+        30,
+        30,
+    ]
     assert COST_TABLE[0] == (1, 100, 1)
 
 
@@ -246,10 +253,7 @@ def test_cost_headers_by_page_depth(conversations_api_factory: Factory) -> None:
     deep = get(api, {"per_page": 1, "page": 101})
     assert first.headers["x-ratelimit-endpoint-cost"] == "1"
     assert deep.headers["x-ratelimit-endpoint-cost"] == "3" and len(deep.json()["data"]) == 1
-    assert (
-        int(first.headers["x-ratelimit-remaining-minute"]) - int(deep.headers["x-ratelimit-remaining-minute"])
-        == 3
-    )
+    assert int(first.headers["x-ratelimit-remaining-minute"]) - int(deep.headers["x-ratelimit-remaining-minute"]) == 3
     assert api.stats.total_cost == 4
 
 
@@ -320,9 +324,7 @@ def test_throttle_and_non_json(conversations_api_factory: Factory) -> None:
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     with pytest.raises(ValueError):
         r.json()
-    assert (
-        api.stats.faults["throttle"] == 1 and api.stats.faults["non_json"] == 1 and api.stats.total_cost == 0
-    )
+    assert api.stats.faults["throttle"] == 1 and api.stats.faults["non_json"] == 1 and api.stats.total_cost == 0
 
 
 def test_delete_per_request(conversations_api_factory: Factory) -> None:
@@ -390,9 +392,7 @@ def test_add_delete_and_ids_in_range(conversations_api_factory: Factory) -> None
     assert api.ids_in_range(_day(20), _day(28)) == {r["id"] for r in extra}
     assert {r["id"] for r in fetch_all(api, {"created_at[gte]": "2025-01-20"})} == {r["id"] for r in extra}
     assert api.delete_records([extra[0]["id"], "nope"]) == 1
-    assert len(api.records()) == 22 and api.ids_in_range(_day(1), _day(8)) == {
-        r["id"] for r in api.records()[:20]
-    }
+    assert len(api.records()) == 22 and api.ids_in_range(_day(1), _day(8)) == {r["id"] for r in api.records()[:20]}
 
 
 def test_plugin_fixture(conversations_api: FakeConversationsAPI) -> None:
@@ -406,11 +406,29 @@ def test_generated_data_is_deterministic_and_complete() -> None:
     assert a == b and a != generate_conversations(400, seed=2)
     assert a == sorted(a, key=lambda r: (_ts(r), r["id"]))
     fields = {
-        "id", "duration", "is_api", "platform", "media_type", "organization_id", "title", "owner_id",
-        "user_guid", "started_recording_at", "event_end_date", "event_start_date", "language_code",
-        "created_at", "updated_at", "call_id", "account", "person", "recording", "transcription",
-        "transcription_sentences", "transcription_artifact",
-    }  # fmt: skip
+        "id",
+        "duration",
+        "is_api",
+        "platform",
+        "media_type",
+        "organization_id",
+        "title",
+        "owner_id",
+        "user_guid",
+        "started_recording_at",
+        "event_end_date",
+        "event_start_date",
+        "language_code",
+        "created_at",
+        "updated_at",
+        "call_id",
+        "account",
+        "person",
+        "recording",
+        "transcription",
+        "transcription_sentences",
+        "transcription_artifact",
+    }
     for rec in a:
         assert set(rec) == fields
         assert _day(1) <= _ts(rec) < _day(8) and _ts(rec, "updated_at") >= _ts(rec)
@@ -426,9 +444,7 @@ def test_generated_data_is_deterministic_and_complete() -> None:
 # -- CLI ---------------------------------------------------------------------------------------------
 def test_cli_serves_and_stops() -> None:
     cmd = [sys.executable, "-m", "airflow_provider_conversations.testing", "serve", "--port", "0"]
-    proc = subprocess.Popen(
-        [*cmd, "--records", "50", "--token", "cli-token"], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([*cmd, "--records", "50", "--token", "cli-token"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()

@@ -1,12 +1,36 @@
-"""The ``created_at`` range of a task: explicit arguments, or the run's data interval."""
+"""Arguments shared by the operator and the sensor: the range (or the data interval) and the filters."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.filters import validate_range
+from airflow_provider_conversations.filters import ConversationFilters, validate_range
+from airflow_provider_conversations.paging import CURSOR_FIELDS
+
+
+def is_template(value: Any) -> bool:
+    """Whether a literal still holds Jinja (it is checked after rendering instead)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(is_template(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(is_template(v) for v in value)
+    return False
+
+
+def check_filters(filters: Any) -> ConversationFilters:
+    """Validate a task's ``filters``: the hook's filters minus the ``created_at`` bounds."""
+    parsed = ConversationFilters.from_mapping(filters)
+    clash = [name for name in CURSOR_FIELDS if getattr(parsed, name) is not None]
+    if clash:
+        raise ConversationsFilterError(
+            f"filters: {', '.join(clash)} cannot be a filter here; pass created_at_gte/created_at_lt instead"
+        )
+    return parsed
 
 
 def resolve_range(

@@ -1,0 +1,146 @@
+"""Deferrable wait for conversations: poll the count asynchronously (aiohttp) until enough match."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.exceptions import ConversationsAPIError
+from airflow_provider_conversations.filters import ConversationFilters, count_params
+from airflow_provider_conversations.retry import RetryPolicy
+from airflow_provider_conversations.wire import parse_page, total_count
+
+#: Every status a :class:`ConversationsTrigger` event may carry; the sensor validates against it.
+EVENT_STATUSES = ("success", "timeout", "error")
+
+
+async def _connection_settings(conn_id: str) -> ConnectionSettings:
+    """Read the connection without blocking the event loop (and without masking: not allowed here)."""
+    try:
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+    except ImportError:  # an older common-compat: read it in a worker thread
+        from airflow.sdk import BaseHook
+        from asgiref.sync import sync_to_async
+
+        conn = await sync_to_async(BaseHook.get_connection)(conn_id)
+        return settings_from_connection(conn, extra=await sync_to_async(lambda: conn.extra_dejson)())
+    conn = await get_async_connection(conn_id)
+    return settings_from_connection(conn, extra=await get_async_extra_dejson(conn))
+
+
+async def fetch_count(
+    session: aiohttp.ClientSession, settings: ConnectionSettings, policy: RetryPolicy, filters: ConversationFilters
+) -> int:
+    """Count matching conversations with one request, retried under ``policy`` (the sync hook's policy)."""
+    params = count_params(filters)
+    attempt = 0
+    while True:
+        try:
+            try:
+                async with session.get(
+                    settings.endpoint,
+                    params=params,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=settings.timeout),
+                ) as response:
+                    page = parse_page(response.status, response.headers, await response.read())
+            except (asyncio.TimeoutError, aiohttp.ClientError) as err:
+                raise ConversationsAPIError(f"could not reach {settings.endpoint}: {type(err).__name__}") from None
+            return total_count(page)
+        except ConversationsAPIError as err:
+            attempt += 1
+            delay = policy.wait_seconds(attempt, err)
+            if delay is None:
+                raise
+            await asyncio.sleep(delay)
+
+
+class ConversationsTrigger(BaseTrigger):
+    """Poll until at least ``min_count`` conversations match ``filters``, or the deadline passes.
+
+    Yields one event: ``{"status": "success", "count": n}``, ``{"status": "timeout", "count": n}`` or
+    ``{"status": "error", "message": ..., "status_code": ...}``. Repeating it is harmless.
+
+    :param conversations_conn_id: the ``conversations`` connection.
+    :param filters: :class:`ConversationFilters` as JSON-safe values (``ConversationFilters.as_dict()``).
+    :param min_count: how many matches are enough.
+    :param poke_interval: seconds between polls.
+    :param deadline: epoch seconds after which a ``timeout`` event ends the wait (``None``: no deadline).
+    :param max_consecutive_failures: polls that may fail in a row (each after its own retries) before
+        an ``error`` event.
+    """
+
+    def __init__(
+        self,
+        conversations_conn_id: str,
+        filters: dict[str, Any],
+        min_count: int = 1,
+        poke_interval: float = 60.0,
+        deadline: float | None = None,
+        max_consecutive_failures: int = 3,
+    ) -> None:
+        super().__init__()
+        self.conversations_conn_id = conversations_conn_id
+        self.filters = filters
+        self.min_count = min_count
+        self.poke_interval = poke_interval
+        self.deadline = deadline
+        self.max_consecutive_failures = max_consecutive_failures
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and JSON-safe kwargs (no token: the trigger reads the connection itself)."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conversations_conn_id": self.conversations_conn_id,
+                "filters": self.filters,
+                "min_count": self.min_count,
+                "poke_interval": self.poke_interval,
+                "deadline": self.deadline,
+                "max_consecutive_failures": self.max_consecutive_failures,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll the count until done; yield exactly one event."""
+        try:
+            filters = ConversationFilters.from_mapping(self.filters)
+            settings = await _connection_settings(self.conversations_conn_id)
+        except ValueError as err:
+            yield TriggerEvent({"status": "error", "message": str(err), "status_code": None})
+            return
+        policy = RetryPolicy(
+            max_retries=settings.max_retries,
+            backoff_base=settings.backoff_base,
+            rate_limit_window=settings.rate_limit_window_seconds,
+        )
+        failures, count = 0, 0
+        async with aiohttp.ClientSession(headers=settings.headers) as session:
+            while True:
+                try:
+                    count = await fetch_count(session, settings, policy, filters)
+                    failures = 0
+                except ConversationsAPIError as err:
+                    failures += 1
+                    if not policy.is_retryable(err) or failures >= self.max_consecutive_failures:
+                        yield TriggerEvent({"status": "error", "message": str(err), "status_code": err.status})
+                        return
+                    self.log.warning("Counting conversations failed (%s); polling again", err)
+                else:
+                    self.log.info("%d conversation(s) match; waiting for %d", count, self.min_count)
+                    if count >= self.min_count:
+                        yield TriggerEvent({"status": "success", "count": count})
+                        return
+                if self.deadline is not None and time.time() >= self.deadline:
+                    yield TriggerEvent({"status": "timeout", "count": count})
+                    return
+                sleep = self.poke_interval
+                if self.deadline is not None:
+                    sleep = max(0.0, min(sleep, self.deadline - time.time()))
+                await asyncio.sleep(sleep)

@@ -1,0 +1,110 @@
+"""ConversationsSensor in poke and deferrable mode inside real DAG runs (dag.test runs triggers inline)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.sensors.conversations import ConversationsSensor
+from airflow_provider_conversations.testing import generate_conversations
+from tests.conftest import TOKEN
+from tests.integration.conftest import run_dag_source
+
+UTC = timezone.utc
+LOGICAL = datetime(2025, 1, 4, tzinfo=UTC)
+DAY = datetime(2025, 1, 3, tzinfo=UTC)
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture
+def api(conversations_api_factory, set_conn):
+    api = conversations_api_factory(records=[], token=TOKEN, strict_params=True)
+    set_conn(api.url, TOKEN, backoff_base=0.01)
+    return api
+
+
+def add_later(api, after_requests: int, n: int) -> threading.Thread:
+    def run() -> None:
+        deadline = time.monotonic() + 20
+        while api.stats.requests < after_requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        api.add_records(generate_conversations(n, seed=5, start=DAY, end=DAY + timedelta(days=1)))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+SENSOR = (
+    "ConversationsSensor(task_id='wait', min_count=25, poke_interval=0.1, timeout=30, mode={mode!r}, "
+    "deferrable={deferrable!r}) >> ConversationsToS3Operator(task_id='export', s3_bucket={bucket!r}, s3_prefix='p')"
+)
+
+
+@pytest.mark.parametrize(("mode", "deferrable"), [("poke", False), ("poke", True)])
+def test_sensor_waits_for_records_then_the_export_runs(api, s3_client, bucket, mode, deferrable, capsys):
+    thread = add_later(api, after_requests=3, n=25)
+    run, tis = run_dag_source(
+        f"t_sensor_{mode}_{deferrable}", LOGICAL, SENSOR.format(mode=mode, deferrable=deferrable, bucket=bucket)
+    )
+    thread.join()
+    assert tis["wait"].state == "success" and tis["export"].state == "success"
+    counts = [e for e in api.request_log if dict(e.query).get("include_paging_counts") == "true"]
+    assert len(counts) >= 4  # it polled before the records arrived
+    assert all(dict(e.query)["created_at[gte]"] == "2025-01-03T00:00:00.000000Z" for e in counts)
+    assert sum(1 for k in s3_client.list_objects_v2(Bucket=bucket)["Contents"] if "/part-" in k["Key"]) >= 1
+    out = capsys.readouterr().out
+    assert ("Deferring: waiting for 25 conversation(s)" in out) is deferrable
+    assert ("25 conversation(s) found (wanted 25)" in out) is deferrable  # resumed from the trigger's event
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_sensor_timeout_fails_or_skips_with_soft_fail(api, s3_client, deferrable):
+    body = (
+        "ConversationsSensor(task_id='wait', poke_interval=0.1, timeout=0.5, deferrable={d!r}), "
+        "ConversationsSensor(task_id='wait_soft', poke_interval=0.1, timeout=0.5, soft_fail=True, deferrable={d!r})"
+    ).format(d=deferrable)
+    run, tis = run_dag_source(f"t_sensor_timeout_{deferrable}", LOGICAL, body)
+    assert tis["wait"].state == "failed"
+    assert tis["wait_soft"].state == "skipped"
+
+
+def test_deferrable_sensor_fails_clearly_on_a_bad_token(api, set_conn, capsys):
+    set_conn(api.url, "wrong-token")
+    run, tis = run_dag_source("t_sensor_401", LOGICAL, "ConversationsSensor(task_id='wait', deferrable=True, timeout=30)")
+    assert tis["wait"].state == "failed"
+    out = capsys.readouterr().out
+    assert "rejected the token (401 Unauthorized)" in out and "wrong-token" not in out
+
+
+def test_count_found_is_pushed_to_xcom(api):
+    api.add_records(generate_conversations(7, seed=9, start=DAY, end=DAY + timedelta(days=1)))
+    sensor = ConversationsSensor(task_id="s", min_count=5)
+    result = sensor.poke({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    assert result.is_done and result.xcom_value == 7
+    assert sensor.execute_complete({}, {"status": "success", "count": 7}) == 7
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_count": 0}, "min_count: expected an integer >= 1"),
+        ({"filters": {"media_type": "text"}}, "media_type: 'text' is not allowed"),
+        ({"created_at_gte": "2025-01-02T00:00:00Z", "created_at_lt": "2025-01-01T00:00:00Z"}, "empty or inverted"),
+    ],
+)
+def test_bad_arguments_fail_at_construction(kwargs, message):
+    with pytest.raises(ConversationsFilterError) as exc:
+        ConversationsSensor(task_id="s", **kwargs)
+    assert message in str(exc.value)
+
+
+def test_unexpected_event_is_refused():
+    sensor = ConversationsSensor(task_id="s")
+    with pytest.raises(Exception, match="unexpected event"):
+        sensor.execute_complete({}, {"status": "weird"})
