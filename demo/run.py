@@ -14,13 +14,13 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+
+from airflow_provider_conversations.testing.processes import fake_api_process, moto_s3_process
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".demo"
@@ -32,62 +32,15 @@ LOGICAL_DATE = "2025-01-04"  # a daily run at this date exports [2025-01-03, 202
 INTERVAL = ("2025-01-03T00:00:00Z", "2025-01-04T00:00:00Z")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(stack: ExitStack, name: str, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
-    handle = open(log, "wb")  # noqa: SIM115 (closed by the stack)
-    stack.callback(handle.close)
-    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def stop() -> None:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        print(f"stopped {name}")
-
-    stack.callback(stop)
-    return proc
-
-
-def wait_for(check, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"demo: {what} did not come up within {timeout:.0f}s")
-
-
 def main() -> int:
     import boto3
     import requests
 
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "airflow-home").mkdir(parents=True)
-    api_port, s3_port = free_port(), free_port()
-    api_url, s3_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{s3_port}"
     with ExitStack() as stack:
-        start(
-            stack,
-            "fake Conversations API",
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_conversations.testing",
-                "serve",
-                "--port",
-                str(api_port),
+        api_url = stack.enter_context(
+            fake_api_process(
                 "--records",
                 "4000",
                 "--days",
@@ -98,18 +51,13 @@ def main() -> int:
                 "42",
                 "--token",
                 TOKEN,
-            ],
-            WORK / "fake-api.log",
+                log=WORK / "fake-api.log",
+            )
         )
-        start(
-            stack,
-            "moto S3 server",
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-            WORK / "moto.log",
-        )
+        stack.callback(print, "stopped the fake Conversations API")
+        s3_url = stack.enter_context(moto_s3_process(log=WORK / "moto.log"))
+        stack.callback(print, "stopped the moto S3 server")
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        wait_for(lambda: requests.get(f"{api_url}/v2/conversations", headers=auth, timeout=1).ok, "the fake API")
-        wait_for(lambda: requests.get(s3_url, timeout=1).status_code < 500, "the S3 server")
         print(f"fake Conversations API at {api_url}; S3 (moto) at {s3_url}")
 
         s3 = boto3.client(
