@@ -61,8 +61,8 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
         "budget_share",
         "Budget share",
-        "Share of the team's budget this provider may spend per "
-        "minute (0-1]; leave the rest to the team's other integrations.",
+        "Share of the team's budget one task may spend per minute (0-1]; leave the rest to the team's "
+        "other integrations.",
         float,
         1.0,
         0,
@@ -89,7 +89,7 @@ def conn_fields() -> dict[str, Any]:
             "type": ["integer" if spec.kind is int else "number", "null"],
             "default": spec.default,
         }
-        schema["minimum"] = spec.minimum
+        schema["exclusiveMinimum" if spec.exclusive_minimum else "minimum"] = spec.minimum
         if spec.maximum is not None:
             schema["maximum"] = spec.maximum
         result[spec.name] = {"label": spec.label, "description": spec.description, "schema": schema}

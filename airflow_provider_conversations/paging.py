@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_conversations.exceptions import ConversationsResponseError
+from airflow_provider_conversations.exceptions import ConversationsFilterError, ConversationsResponseError
 from airflow_provider_conversations.filters import (
     MAX_PER_PAGE,
     WIRE_NAMES,
@@ -66,7 +66,7 @@ class KeysetCursor:
         self.bound = self.start
         clash = [name for name in CURSOR_FIELDS if getattr(self.filters, name) is not None]
         if clash:
-            raise ValueError(f"filters: {', '.join(clash)} cannot be combined with a created_at range")
+            raise ConversationsFilterError(f"filters: {', '.join(clash)} cannot be combined with a created_at range")
 
     def params(self) -> list[tuple[str, str]]:
         """Return the query parameters of the next request."""

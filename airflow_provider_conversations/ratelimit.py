@@ -49,7 +49,9 @@ class RateLimitPacer:
         if not 0 < budget_share <= 1:
             raise ValueError(f"budget_share: {budget_share} is out of range; allowed: 0 < budget_share <= 1")
         self.window_seconds = window_seconds
-        self.cap = max(1, int(budget_per_minute * budget_share))
+        # Our own spending is only capped when we must leave part of the budget to others; with the whole
+        # budget ours, the API's remaining-budget header is the better guide.
+        self.cap: int | None = max(1, int(budget_per_minute * budget_share)) if budget_share < 1 else None
         self.reserve = reserve
         self._clock = clock
         self._lock = threading.Lock()
@@ -81,7 +83,8 @@ class RateLimitPacer:
                 self.waited_seconds += self._blocked_until - now
                 return self._blocked_until - now
             self._roll_window(now)
-            blocked = self._spent + self._in_flight + cost > self.cap or (
+            over_cap = self.cap is not None and self._spent + self._in_flight + cost > self.cap
+            blocked = over_cap or (
                 self._remaining is not None and self._remaining - self._in_flight - cost < self.reserve
             )
             if blocked and self._window_end is not None:

@@ -33,7 +33,7 @@ def rss_mb() -> tuple[float, float]:
 def child(api: str, s3: str, bucket: str, compression: str | None) -> None:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
     os.environ["AIRFLOW_CONN_CONVERSATIONS_DEFAULT"] = json.dumps(
-        {"conn_type": "conversations", "host": api, "password": TOKEN}
+        {"conn_type": "conversations", "host": api, "password": TOKEN, "extra": {"budget_per_minute": 10**9}}
     )
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
         {"conn_type": "aws", "login": "x", "password": "y", "extra": {"endpoint_url": s3, "region_name": "us-east-1"}}
