@@ -34,6 +34,7 @@ class ConnectionSettings:
     budget_per_minute: int = 600
     budget_share: float = 1.0
     rate_limit_window_seconds: float = 60.0
+    max_concurrency: int = 4
 
     @property
     def endpoint(self) -> str:

@@ -78,6 +78,16 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         0,
         exclusive_minimum=True,
     ),
+    ExtraField(
+        "max_concurrency",
+        "Max concurrent requests",
+        "Windows fetched at once within one task, so requests overlap the API's latency (the rate-limit "
+        "budget is still respected). 1 fetches one window at a time.",
+        int,
+        4,
+        1,
+        32,
+    ),
 )
 
 

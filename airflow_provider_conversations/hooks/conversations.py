@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -59,6 +60,11 @@ class ConversationsHook(BaseHook):
         self._retry_policy = retry_policy
         self._pacer = pacer
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "cost": 0, "throttled": 0}
+        self._stats_lock = threading.Lock()
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._stats_lock:
+            self.stats[key] += n
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conversations_conn_id={self.conversations_conn_id!r})"
@@ -119,6 +125,10 @@ class ConversationsHook(BaseHook):
     def _session(self) -> requests.Session:
         session = requests.Session()
         session.headers.update(self.settings.headers)
+        # One connection per concurrent window (the session is shared by the operator's threads).
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.settings.max_concurrency))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         session.trust_env = True
         return session
 
@@ -132,7 +142,7 @@ class ConversationsHook(BaseHook):
             if wait:
                 self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", wait)
                 time.sleep(wait)
-            self.stats["requests"] += 1
+            self._count("requests")
             try:
                 try:
                     response = session.get(
@@ -150,16 +160,16 @@ class ConversationsHook(BaseHook):
                 page = parse_page(response.status_code, response.headers, response.content)
             except ConversationsAPIError as err:
                 if err.status == 429:
-                    self.stats["throttled"] += 1
+                    self._count("throttled")
                 attempt += 1
                 delay = policy.wait_seconds(attempt, err)
                 if delay is None:
                     raise
-                self.stats["retries"] += 1
+                self._count("retries")
                 self.log.warning("Request failed (%s); retry %d/%d in %.1fs", err, attempt, policy.max_retries, delay)
                 time.sleep(delay)
                 continue
-            self.stats["cost"] += page.cost if page.cost is not None else 1
+            self._count("cost", page.cost if page.cost is not None else 1)
             return page
 
     def fetch_page(

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.export import export_window
+from airflow_provider_conversations.export import WindowResult, export_window
 from airflow_provider_conversations.filters import MAX_PER_PAGE, format_timestamp
 from airflow_provider_conversations.layout import PartitionLayout, check_compression
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
-from airflow_provider_conversations.windows import check_window_size, split_windows
+from airflow_provider_conversations.windows import Window, check_window_size, split_windows
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
+
+    from airflow_provider_conversations.filters import ConversationFilters
+    from airflow_provider_conversations.hooks.conversations import ConversationsHook
 
 
 class ConversationsToS3Operator(BaseOperator):
@@ -41,6 +46,8 @@ class ConversationsToS3Operator(BaseOperator):
     :param per_page: records per request, 1..100.
     :param max_records_per_file: records per data object, at most.
     :param compression: ``None`` (``.jsonl``) or ``"gzip"`` (``.jsonl.gz``).
+    :param max_active_windows: windows fetched at once within the task, so requests overlap the API's
+        latency (the rate-limit budget is still respected); default the connection's ``max_concurrency``.
     """
 
     template_fields: Sequence[str] = ("s3_bucket", "s3_prefix", "created_at_gte", "created_at_lt", "filters")
@@ -61,6 +68,7 @@ class ConversationsToS3Operator(BaseOperator):
         per_page: int = MAX_PER_PAGE,
         max_records_per_file: int = 100_000,
         compression: str | None = None,
+        max_active_windows: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +83,11 @@ class ConversationsToS3Operator(BaseOperator):
         self.per_page = per_page
         self.max_records_per_file = max_records_per_file
         self.compression = check_compression(compression)
+        self.max_active_windows = max_active_windows
+        if max_active_windows is not None and (
+            isinstance(max_active_windows, bool) or not isinstance(max_active_windows, int) or max_active_windows < 1
+        ):
+            raise ConversationsFilterError(f"max_active_windows: expected an integer >= 1, got {max_active_windows!r}")
         if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
             raise ConversationsFilterError(f"per_page: {per_page!r} is out of range; allowed: [1, {MAX_PER_PAGE}]")
         if (
@@ -126,40 +139,18 @@ class ConversationsToS3Operator(BaseOperator):
             self.s3_bucket,
             layout.prefix,
         )
-        results = []
-        for window in windows:
-            result = export_window(
-                hook,
-                s3,
-                self.s3_bucket,
-                layout,
-                window,
-                filters=filters,
-                per_page=self.per_page,
-                max_records_per_file=self.max_records_per_file,
-            )
-            results.append(result)
-            self.log.info(
-                "Window [%s, %s): %d record(s), %d page(s), %d object(s)%s, %s stale removed, budget left %s, %.2fs; "
-                "manifest %s",
-                format_timestamp(window.start),
-                format_timestamp(window.end),
-                result.records,
-                result.pages,
-                len(result.keys),
-                f" {result.keys}" if len(result.keys) <= 3 else "",
-                result.deleted_stale,
-                result.remaining_budget,
-                result.seconds,
-                result.manifest_key,
-            )
+        workers = min(self.max_active_windows or hook.settings.max_concurrency, len(windows))
+        results = self._export_windows(windows, workers, hook, s3, layout, filters)
         total = sum(r.records for r in results)
         self.log.info(
-            "Done: %d record(s) in %d window(s); %d request(s), %d retries, rate-limit cost %d",
+            "Done: %d record(s) in %d window(s), %d at a time; %d request(s), %d retries, %d throttled, "
+            "rate-limit cost %d",
             total,
             len(results),
+            workers,
             hook.stats["requests"],
             hook.stats["retries"],
+            hook.stats["throttled"],
             hook.stats["cost"],
         )
         return {
@@ -172,3 +163,58 @@ class ConversationsToS3Operator(BaseOperator):
             "cost": hook.stats["cost"],
             "windows": [r.summary() for r in results],
         }
+
+    def _export_windows(
+        self,
+        windows: list[Window],
+        workers: int,
+        hook: ConversationsHook,
+        s3: S3Hook,
+        layout: PartitionLayout,
+        filters: ConversationFilters,
+    ) -> list[WindowResult]:
+        """Export windows, ``workers`` at a time, so requests overlap the API's latency within the budget.
+
+        Each window is committed on its own; on the first failure no further window starts, the ones in
+        flight finish, and the error is raised (a retry redoes every window, idempotently).
+        """
+
+        def one(window: Window) -> WindowResult:
+            result = export_window(
+                hook,
+                s3,
+                self.s3_bucket,
+                layout,
+                window,
+                filters=filters,
+                per_page=self.per_page,
+                max_records_per_file=self.max_records_per_file,
+            )
+            self.log.info(
+                "Window [%s, %s): %d record(s), %d page(s), %d object(s), %d stale removed, budget left %s, "
+                "%.2fs; manifest %s",
+                format_timestamp(window.start),
+                format_timestamp(window.end),
+                result.records,
+                result.pages,
+                len(result.keys),
+                result.deleted_stale,
+                result.remaining_budget,
+                result.seconds,
+                result.manifest_key,
+            )
+            return result
+
+        if workers <= 1:
+            return [one(window) for window in windows]
+        results: dict[Window, WindowResult] = {}
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversations-window") as pool:
+            pending = {pool.submit(one, window): window for window in windows}
+            try:
+                for future in as_completed(pending):
+                    results[pending[future]] = future.result()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        return [results[window] for window in windows]

@@ -167,3 +167,30 @@ def test_execute_returns_a_small_summary_for_xcom(api, s3_client, bucket):
     written = set(read_objects(s3_client, bucket))
     assert {k for w in summary["windows"] for k in w["keys"]} | {w["manifest"] for w in summary["windows"]} == written
     assert summary["cost"] == api.stats.total_cost and "data" not in json.dumps(summary)
+
+
+def test_windows_are_fetched_concurrently_within_the_budget(conversations_api_factory, set_conn, s3_client, bucket):
+    api = conversations_api_factory(records=2000, token=TOKEN, seed=3, latency=0.05)
+    set_conn(api.url, TOKEN, max_concurrency=4)
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=6))
+    summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    assert summary["records"] == len(api.ids_in_range(DAY, LOGICAL))
+    times = sorted(e.time for e in api.request_log)
+    # Requests of different windows overlap: some start within one latency of another.
+    overlaps = sum(1 for a, b in zip(times, times[1:]) if b - a < 0.05 / 2)
+    assert overlaps >= len(times) // 4
+    ops = ConversationsToS3Operator(
+        task_id="y", s3_bucket=bucket, s3_prefix="q", window_size=timedelta(hours=6), max_active_windows=1
+    )
+    api.reset_stats()
+    ops.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    times = sorted(e.time for e in api.request_log)
+    assert all(b - a >= 0.05 * 0.9 for a, b in zip(times, times[1:]))  # one at a time
+
+
+def test_a_failing_window_fails_the_task_and_leaves_it_uncommitted(api, s3_client, bucket):
+    api.faults.error_rate = 1.0
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=6))
+    with pytest.raises(Exception, match="the API failed"):
+        op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    assert not [k for k in read_objects(s3_client, bucket) if "_manifest" in k]

@@ -76,7 +76,9 @@ def test_sensor_timeout_fails_or_skips_with_soft_fail(api, s3_client, deferrable
 
 def test_deferrable_sensor_fails_clearly_on_a_bad_token(api, set_conn, capsys):
     set_conn(api.url, "wrong-token")
-    run, tis = run_dag_source("t_sensor_401", LOGICAL, "ConversationsSensor(task_id='wait', deferrable=True, timeout=30)")
+    run, tis = run_dag_source(
+        "t_sensor_401", LOGICAL, "ConversationsSensor(task_id='wait', deferrable=True, timeout=30)"
+    )
     assert tis["wait"].state == "failed"
     out = capsys.readouterr().out
     assert "rejected the token (401 Unauthorized)" in out and "wrong-token" not in out

@@ -54,7 +54,9 @@ def test_records_appearing_after_some_polls_end_in_success(api):
     async def later() -> None:
         while api.stats.requests < 3:
             await asyncio.sleep(0.01)
-        api.add_records(generate_conversations(40, seed=1, start=START + timedelta(days=1), end=START + timedelta(days=2)))
+        api.add_records(
+            generate_conversations(40, seed=1, start=START + timedelta(days=1), end=START + timedelta(days=2))
+        )
 
     event = first_event(ConversationsTrigger("conversations_default", WINDOW, min_count=40, poke_interval=0.05), later)
     assert event == {"status": "success", "count": 40}
@@ -80,14 +82,17 @@ def test_5xx_is_retried_with_the_shared_policy_then_success(api):
 
     event = first_event(ConversationsTrigger("conversations_default", WINDOW, min_count=3, poke_interval=0.05), heal)
     assert event == {"status": "success", "count": 3}
-    assert api.stats.status_counts.get(500, 0) + api.stats.status_counts.get(502, 0) + api.stats.status_counts.get(
-        503, 0
-    ) >= 2
+    assert (
+        api.stats.status_counts.get(500, 0) + api.stats.status_counts.get(502, 0) + api.stats.status_counts.get(503, 0)
+        >= 2
+    )
 
 
 def test_deadline_ends_in_a_timeout_event(api):
     started = time.monotonic()
-    event = first_event(ConversationsTrigger("conversations_default", WINDOW, poke_interval=0.1, deadline=time.time() + 0.5))
+    event = first_event(
+        ConversationsTrigger("conversations_default", WINDOW, poke_interval=0.1, deadline=time.time() + 0.5)
+    )
     assert event == {"status": "timeout", "count": 0}
     assert time.monotonic() - started < 5
 
