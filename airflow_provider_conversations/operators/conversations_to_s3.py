@@ -191,13 +191,14 @@ class ConversationsToS3Operator(BaseOperator):
                 max_records_per_file=self.max_records_per_file,
             )
             self.log.info(
-                "Window [%s, %s): %d record(s), %d page(s), %d object(s), %d stale removed, budget left %s, "
+                "Window [%s, %s): %d record(s), %d page(s), %d object(s) %s, %d stale removed, budget left %s, "
                 "%.2fs; manifest %s",
                 format_timestamp(window.start),
                 format_timestamp(window.end),
                 result.records,
                 result.pages,
                 len(result.keys),
+                result.keys if len(result.keys) <= 3 else f"{result.keys[:2]} ... {result.keys[-1]}",
                 result.deleted_stale,
                 result.remaining_budget,
                 result.seconds,

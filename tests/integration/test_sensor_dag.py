@@ -49,7 +49,7 @@ SENSOR = (
 @pytest.mark.parametrize(("mode", "deferrable"), [("poke", False), ("poke", True)])
 def test_sensor_waits_for_records_then_the_export_runs(api, s3_client, bucket, mode, deferrable, capsys):
     thread = add_later(api, after_requests=3, n=25)
-    run, tis = run_dag_source(
+    _run, tis = run_dag_source(
         f"t_sensor_{mode}_{deferrable}", LOGICAL, SENSOR.format(mode=mode, deferrable=deferrable, bucket=bucket)
     )
     thread.join()
@@ -66,17 +66,17 @@ def test_sensor_waits_for_records_then_the_export_runs(api, s3_client, bucket, m
 @pytest.mark.parametrize("deferrable", [False, True])
 def test_sensor_timeout_fails_or_skips_with_soft_fail(api, s3_client, deferrable):
     body = (
-        "ConversationsSensor(task_id='wait', poke_interval=0.1, timeout=0.5, deferrable={d!r}), "
-        "ConversationsSensor(task_id='wait_soft', poke_interval=0.1, timeout=0.5, soft_fail=True, deferrable={d!r})"
-    ).format(d=deferrable)
-    run, tis = run_dag_source(f"t_sensor_timeout_{deferrable}", LOGICAL, body)
+        f"ConversationsSensor(task_id='wait', poke_interval=0.1, timeout=0.5, deferrable={deferrable!r}), "
+        f"ConversationsSensor(task_id='wait_soft', poke_interval=0.1, timeout=0.5, soft_fail=True, deferrable={deferrable!r})"
+    )
+    _run, tis = run_dag_source(f"t_sensor_timeout_{deferrable}", LOGICAL, body)
     assert tis["wait"].state == "failed"
     assert tis["wait_soft"].state == "skipped"
 
 
 def test_deferrable_sensor_fails_clearly_on_a_bad_token(api, set_conn, capsys):
     set_conn(api.url, "wrong-token")
-    run, tis = run_dag_source(
+    _run, tis = run_dag_source(
         "t_sensor_401", LOGICAL, "ConversationsSensor(task_id='wait', deferrable=True, timeout=30)"
     )
     assert tis["wait"].state == "failed"
