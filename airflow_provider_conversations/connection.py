@@ -7,6 +7,8 @@ Shared by the sync hook and the async trigger. The token lives in ``password``; 
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +107,7 @@ def _extra_value(extra: Mapping[str, Any], spec: ExtraField) -> float | int:
         if isinstance(raw, bool):
             raise ValueError
         number = float(raw)
-        if spec.kind is int and not number.is_integer():
+        if not math.isfinite(number) or (spec.kind is int and not number.is_integer()):
             raise ValueError
         value: float | int = int(number) if spec.kind is int else number
     except (TypeError, ValueError, OverflowError):
@@ -137,10 +139,13 @@ def settings_from_connection(
         )
     if mask is not None:
         mask(token)
-    try:
-        extra = conn.extra_dejson if extra is None else extra
-    except Exception:
-        raise ConversationsConnectionError(f"connection {conn.conn_id!r}: extra is not valid JSON") from None
+    if extra is None:
+        # Airflow's extra_dejson logs invalid JSON and returns {}: a typo would silently drop every setting.
+        raw = getattr(conn, "extra", None)
+        try:
+            extra = json.loads(raw) if isinstance(raw, str) and raw.strip() else conn.extra_dejson
+        except ValueError:
+            raise ConversationsConnectionError(f"connection {conn.conn_id!r}: extra is not valid JSON") from None
     if not isinstance(extra, Mapping):
         raise ConversationsConnectionError(f"connection {conn.conn_id!r}: extra must be a JSON object")
     values = {spec.name: _extra_value(extra, spec) for spec in EXTRA_FIELDS}

@@ -256,12 +256,16 @@ class ConversationFilters:
             if value is not None:
                 object.__setattr__(self, f.name, self._normalise(f.name, value))
         for prefix in self.RANGE_FIELDS:
-            lower = [v for v in (getattr(self, f"{prefix}_gt"), getattr(self, f"{prefix}_gte")) if v is not None]
-            upper = [v for v in (getattr(self, f"{prefix}_lt"), getattr(self, f"{prefix}_lte")) if v is not None]
-            if lower and upper and max(lower) > min(upper):
-                raise ConversationsFilterError(
-                    f"{prefix}: the lower bound {max(lower)} is after the upper bound {min(upper)}"
-                )
+            # (value, exclusive) of each bound that is set
+            lower = [(getattr(self, f"{prefix}_{op}"), op == "gt") for op in ("gt", "gte")]
+            upper = [(getattr(self, f"{prefix}_{op}"), op == "lt") for op in ("lt", "lte")]
+            for low, low_open in (b for b in lower if b[0] is not None):
+                for high, high_open in (b for b in upper if b[0] is not None):
+                    if low > high or (low == high and (low_open or high_open)):
+                        raise ConversationsFilterError(
+                            f"{prefix}: the range is empty or inverted: the lower bound {low} is not before "
+                            f"the upper bound {high}"
+                        )
 
     @staticmethod
     def _normalise(name: str, value: Any) -> Any:

@@ -65,6 +65,10 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
+def _redact(text: str | None, secret: str | None) -> str | None:
+    return text.replace(secret, "***") if text and secret else text
+
+
 def _api_message(body: bytes) -> str | None:
     try:
         payload = json.loads(body)
@@ -79,8 +83,10 @@ def _api_message(body: bytes) -> str | None:
     return None
 
 
-def error_for_status(status: int, headers: Mapping[str, str], body: bytes) -> ConversationsAPIError:
-    """Build the typed error for a non-2xx answer."""
+def error_for_status(
+    status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None = None
+) -> ConversationsAPIError:
+    """Build the typed error for a non-2xx answer (``secret`` is blanked out of the API's message)."""
     if 300 <= status < 400:
         where = _header(headers, "location") or "?"
         hint = (
@@ -94,27 +100,28 @@ def error_for_status(status: int, headers: Mapping[str, str], body: bytes) -> Co
     return ConversationsAPIError(
         hint,
         status=status,
-        api_message=_api_message(body) if not 300 <= status < 400 else None,
+        api_message=_redact(_api_message(body), secret) if not 300 <= status < 400 else None,
         request_id=_header(headers, "x-request-id"),
         retry_after=retry_after_seconds(headers) if status == 429 or status >= 500 else None,
         server_time=server_time(headers),
     )
 
 
-def parse_page(status: int, headers: Mapping[str, str], body: bytes) -> Page:
+def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None = None) -> Page:
     """Parse an answer into a :class:`Page`, or raise :class:`ConversationsAPIError`.
 
     :param status: HTTP status.
     :param headers: response headers.
     :param body: raw response body.
+    :param secret: the token, blanked out of anything the API's body puts into an error.
     """
     if not 200 <= status < 300:
-        raise error_for_status(status, headers, body)
+        raise error_for_status(status, headers, body, secret=secret)
     request_id = _header(headers, "x-request-id")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        snippet = body[:120].decode("utf-8", "replace")
+        snippet = _redact(body[:120].decode("utf-8", "replace"), secret)
         raise ConversationsResponseError(
             f"the API answered {status} with a body that is not JSON: {snippet!r}", status=status, request_id=request_id
         ) from None
@@ -128,12 +135,17 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes) -> Page:
             paging = metadata["paging"]
     else:
         raise ConversationsResponseError(
-            f"the API answered {status} with JSON of an unexpected shape (no 'data' list): {str(payload)[:120]!r}",
+            f"the API answered {status} with JSON of an unexpected shape (no 'data' list): "
+            f"{_redact(str(payload)[:120], secret)!r}",
             status=status,
             request_id=request_id,
         )
-    if any(not isinstance(r, dict) for r in data):
-        raise ConversationsResponseError("the API's 'data' list holds something other than objects", status=status)
+    if any(not isinstance(r, dict) or "id" not in r or "created_at" not in r for r in data):
+        raise ConversationsResponseError(
+            "the API's 'data' list holds something other than conversations (objects with 'id' and 'created_at')",
+            status=status,
+            request_id=request_id,
+        )
     return Page(
         records=data,
         paging=paging,

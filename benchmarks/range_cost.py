@@ -15,17 +15,19 @@ from datetime import datetime, timedelta, timezone
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
-from airflow_provider_conversations.testing import FakeConversationsAPI
+from airflow_provider_conversations.testing import FakeConversationsAPI, generate_conversations
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tie-share", type=float, default=0.05, help="records sharing one created_at")
     args = parser.parse_args()
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     end = start + timedelta(days=30)
-    with FakeConversationsAPI(args.records, token="bench", seed=args.seed) as api:
+    records = generate_conversations(args.records, seed=args.seed, tie_share=args.tie_share)
+    with FakeConversationsAPI(records, token="bench", seed=args.seed) as api:
         os.environ["AIRFLOW_CONN_CONVERSATIONS_DEFAULT"] = json.dumps(
             {"conn_type": "conversations", "host": api.url, "password": "bench"}
         )

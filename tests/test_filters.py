@@ -96,9 +96,17 @@ def test_paging_params_are_validated_and_explicit():
         ({"title": ""}, "title: expected a non-empty string"),
         (
             {"created_at_gte": "2025-02-01T00:00:00Z", "created_at_lt": "2025-01-01T00:00:00Z"},
-            "created_at: the lower bound",
+            "created_at: the range is empty or inverted",
         ),
-        ({"duration_gte": 10, "duration_lte": 5}, "duration: the lower bound 10 is after the upper bound 5"),
+        (
+            {"duration_gte": 10, "duration_lte": 5},
+            "duration: the range is empty or inverted: the lower bound 10 is not before the upper bound 5",
+        ),
+        (
+            {"updated_at_gte": "2025-01-01T00:00:00Z", "updated_at_lt": "2025-01-01T00:00:00Z"},
+            "updated_at: the range is empty",
+        ),
+        ({"duration_gt": 5, "duration_lte": 5}, "duration: the range is empty"),
     ],
 )
 def test_invalid_filters_name_the_field_and_what_is_allowed(kwargs, message):

@@ -18,6 +18,17 @@ def rec(i: int, seconds: float) -> dict:
     return {"id": f"id-{i:05d}", "created_at": ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
 
 
+def serve_counted(records: list[dict], params: list[tuple[str, str]], *, quirk: bool = False):
+    """Answer like the API with ``include_paging_counts``: (page, total_count or None)."""
+    p = dict(params)
+    page = serve(records, params, quirk=quirk)
+    if p.get("include_paging_counts") != "true":
+        return page, None
+    everything = dict(params)
+    everything["per_page"], everything["page"] = str(10**9), "1"
+    return page, len(serve(records, list(everything.items())))
+
+
 def serve(records: list[dict], params: list[tuple[str, str]], *, quirk: bool = False) -> list[dict]:
     """Answer like the API: filter on created_at bounds, sort by (created_at, id), slice the page."""
     p = dict(params)
@@ -127,3 +138,85 @@ def test_record_without_created_at_is_a_clear_error():
 def test_filters_may_not_carry_their_own_created_at_bounds():
     with pytest.raises(ValueError, match="created_at_gte cannot be combined"):
         KeysetCursor(T0, T0 + timedelta(days=1), ConversationFilters(created_at_gte=T0))
+
+
+def walk_counted(records: list[dict], *, per_page: int = 10, before_each=None):
+    cursor = KeysetCursor(T0, T0 + timedelta(seconds=10_000), ConversationFilters(), per_page)
+    ids: list[str] = []
+    sent: list[dict[str, str]] = []
+    while not cursor.done:
+        if before_each:
+            before_each(len(sent))
+        params = cursor.params()
+        sent.append(dict(params))
+        page, total = serve_counted(records, params)
+        ids += [r["id"] for r in cursor.advance(page, total=total)]
+        assert len(sent) < 10_000
+    return ids, sent, cursor
+
+
+def test_counted_mode_fetches_each_record_exactly_once_with_no_overlap():
+    records = [rec(i, i * 1.5) for i in range(95)]
+    ids, sent, cursor = walk_counted(records)
+    assert ids == [r["id"] for r in records]
+    assert len(sent) == 10 and cursor.counted  # 9 full pages and a short one: no record fetched twice
+    assert [("created_at[gt]" in p) for p in sent] == [False] + [True] * 9
+    assert all(p["include_paging_counts"] == "true" for p in sent)
+
+
+def test_counted_mode_repairs_a_tie_that_straddles_a_page_boundary():
+    # Records 8..12 share one timestamp: the first page (10 a page) ends inside that group.
+    records = [rec(i, float(i) if not 8 <= i <= 12 else 8.0) for i in range(40)]
+    ids, sent, cursor = walk_counted(records)
+    assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
+    repairs = [p for p in sent if "created_at[lte]" in p]
+    assert len(repairs) == 1 and repairs[0]["created_at[gte]"] == repairs[0]["created_at[lte]"]
+    assert cursor.repairs == 1 and cursor.false_alarms == 0
+
+
+def test_counted_mode_walks_ties_bigger_than_a_page():
+    records = [rec(i, 5.0) for i in range(35)] + [rec(100 + i, 6.0 + i) for i in range(5)] + [rec(200, 1.0)]
+    ids, _, _ = walk_counted(records)
+    assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
+
+
+def test_counted_mode_survives_deletions_and_falls_back_when_counts_keep_disagreeing():
+    records = [rec(i, i * 1.0) for i in range(300)]
+    alive = list(records)
+
+    def delete(n: int) -> None:  # the tail is deleted as we go: every count disagrees
+        if n and len(alive) > 250:
+            alive.pop()
+
+    cursor = KeysetCursor(T0, T0 + timedelta(seconds=10_000), ConversationFilters(), 10)
+    ids: list[str] = []
+    n = 0
+    while not cursor.done:
+        delete(n)
+        n += 1
+        page, total = serve_counted(alive, cursor.params())
+        ids += [r["id"] for r in cursor.advance(page, total=total)]
+    assert {r["id"] for r in alive} <= set(ids) and len(ids) == len(set(ids))
+    assert not cursor.counted and 1 <= cursor.false_alarms <= KeysetCursor.MAX_FALSE_ALARMS
+
+
+def test_counts_vanishing_mid_walk_trigger_a_safety_walk_and_the_overlapping_mode():
+    records = [rec(i, float(i) if not 8 <= i <= 12 else 8.0) for i in range(40)]
+    cursor = KeysetCursor(T0, T0 + timedelta(seconds=10_000), ConversationFilters(), 10)
+    ids: list[str] = []
+    first = True
+    while not cursor.done:
+        page, total = serve_counted(records, cursor.params())
+        ids += [r["id"] for r in cursor.advance(page, total=total if first else None)]
+        first = False
+    assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
+    assert not cursor.counted
+
+
+def test_tie_heavy_data_switches_to_the_overlapping_mode():
+    # Records come in threes on one timestamp, so most page boundaries split a group: repairs would cost
+    # more than the overlap.
+    records = [rec(i, float(i // 3)) for i in range(600)]
+    ids, _, cursor = walk_counted(records, per_page=10)
+    assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
+    assert not cursor.counted and cursor.repairs == 2

@@ -31,7 +31,8 @@ def test_bare_list_is_the_data_alone():
     [
         (b"<html>Bad gateway</html>", "body that is not JSON: '<html>Bad gateway</html>'"),
         (b'{"items": []}', "unexpected shape (no 'data' list)"),
-        (b'{"data": [1, 2]}', "holds something other than objects"),
+        (b'{"data": [1, 2]}', "holds something other than conversations"),
+        (b'{"data": [{"id": "x"}]}', "objects with 'id' and 'created_at'"),
         (b"", "not JSON"),
     ],
 )

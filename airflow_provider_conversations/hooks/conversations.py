@@ -157,7 +157,7 @@ class ConversationsHook(BaseHook):
                     self.pacer.release()
                     raise ConversationsAPIError(f"could not reach {settings.endpoint}: {type(err).__name__}") from None
                 self.pacer.observe(response.headers, status=response.status_code)
-                page = parse_page(response.status_code, response.headers, response.content)
+                page = parse_page(response.status_code, response.headers, response.content, secret=settings.token)
             except ConversationsAPIError as err:
                 if err.status == 429:
                     self._count("throttled")
@@ -222,7 +222,7 @@ class ConversationsHook(BaseHook):
         params = cursor.params()  # validates per_page before any request
         while not cursor.done:
             page = self._get(params)
-            yield page, cursor.advance(page.records, has_next=page.has_next)
+            yield page, cursor.advance(page.records, has_next=page.has_next, total=page.total_count)
             params = cursor.params()
 
     def iter_conversations(

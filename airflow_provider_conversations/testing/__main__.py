@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start of created_at, ISO date or timestamp, UTC (default: 2025-01-01)",
     )
     serve.add_argument("--days", type=float, default=7.0, help="days of created_at (default: %(default)s)")
+    serve.add_argument(
+        "--tie-share",
+        type=float,
+        default=0.05,
+        help="share of records whose created_at equals another record's (default: %(default)s)",
+    )
     serve.add_argument("--rate-limit", type=int, default=600, help="cost budget per window (default: %(default)s)")
     serve.add_argument(
         "--minute-seconds",
@@ -70,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     start: datetime = args.start
-    records = generate_conversations(args.records, seed=args.seed, start=start, end=start + timedelta(days=args.days))
+    records = generate_conversations(
+        args.records, seed=args.seed, start=start, end=start + timedelta(days=args.days), tie_share=args.tie_share
+    )
     api = FakeConversationsAPI(
         records,
         token=args.token,

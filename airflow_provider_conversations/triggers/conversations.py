@@ -49,7 +49,7 @@ async def fetch_count(
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=settings.timeout),
                 ) as response:
-                    page = parse_page(response.status, response.headers, await response.read())
+                    page = parse_page(response.status, response.headers, await response.read(), secret=settings.token)
             except (asyncio.TimeoutError, aiohttp.ClientError) as err:
                 raise ConversationsAPIError(f"could not reach {settings.endpoint}: {type(err).__name__}") from None
             return total_count(page)

@@ -38,7 +38,11 @@ def hook(set_conn) -> ConversationsHook:
 
 
 def test_fetch_page_sends_exact_query_and_bearer_token(hook, requests_mock):
-    requests_mock.get(URL, json=body([{"id": "a"}]), headers={"x-ratelimit-remaining-minute": "599"})
+    requests_mock.get(
+        URL,
+        json=body([{"id": "a", "created_at": "2025-01-01T00:00:00Z"}]),
+        headers={"x-ratelimit-remaining-minute": "599"},
+    )
     page = hook.fetch_page(
         {"platform": "zoom", "owner_ids": [U1], "is_api": True}, per_page=5, page=2, include_paging_counts=True
     )
@@ -54,7 +58,7 @@ def test_fetch_page_sends_exact_query_and_bearer_token(hook, requests_mock):
         ("page", "2"),
         ("include_paging_counts", "true"),
     ]
-    assert page.records == [{"id": "a"}] and page.remaining == 599
+    assert page.records == [{"id": "a", "created_at": "2025-01-01T00:00:00Z"}] and page.remaining == 599
 
 
 def test_invalid_filters_fail_before_any_request(hook, requests_mock):
@@ -133,7 +137,9 @@ def test_keyset_iteration_moves_the_lower_bound_and_dedupes_the_boundary(hook, r
 
 
 def test_count_uses_one_request_with_paging_counts(hook, requests_mock):
-    requests_mock.get(URL, json=body([{"id": "a"}], total_count=42, total_pages=42))
+    requests_mock.get(
+        URL, json=body([{"id": "a", "created_at": "2025-01-01T00:00:00Z"}], total_count=42, total_pages=42)
+    )
     n = hook.count_conversations(
         {"platform": "zoom"}, created_at_gte="2025-01-01T00:00:00Z", created_at_lt="2025-01-02T00:00:00Z"
     )
