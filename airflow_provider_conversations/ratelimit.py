@@ -27,11 +27,17 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 
 class RateLimitPacer:
-    """Hold requests back when the minute's budget is spent, until the next minute starts.
+    """Hold requests back when the window's budget is spent, until the next window starts.
+
+    Thread-safe and transport-free: call :meth:`acquire` before a request (it returns how long to wait
+    and a ticket), then :meth:`observe` with the answer's headers (or :meth:`release` when none came).
+    Reservations of requests in flight count against the budget, so concurrent requests overlap the
+    API's latency without overdrawing. Answers to requests sent in an earlier window say nothing about
+    the current one and only settle their reservation.
 
     :param window_seconds: length of the rate-limit window (60 on the real API).
     :param budget_per_minute: the team's budget per window (600 on the real API).
-    :param budget_share: share of ``budget_per_minute`` this client may spend per window (0 < x <= 1);
+    :param budget_share: share of ``budget_per_minute`` this pacer may spend per window (0 < x <= 1);
         leaves the rest to the team's other integrations.
     :param reserve: points to leave untouched in every window, as a safety margin.
     :param clock: monotonic clock (for tests).
@@ -56,8 +62,9 @@ class RateLimitPacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._rng = random.Random()
-        self._remaining: int | None = None
+        self._generation = 0
         self._window_end: float | None = None
+        self._remaining: int | None = None
         self._spent = 0
         self._in_flight = 0
         self._blocked_until = 0.0
@@ -65,51 +72,48 @@ class RateLimitPacer:
         self.waits = 0
         self.waited_seconds = 0.0
 
-    def _roll_window(self, now: float) -> None:
-        if self._window_end is not None and now >= self._window_end:
-            # A new minute: the budget is back. Keep the phase of the window.
-            periods = int((now - self._window_end) // self.window_seconds) + 1
-            self._window_end += periods * self.window_seconds
-            self._remaining = None
-            self._spent = 0
+    def _new_window(self, end: float) -> None:
+        self._generation += 1
+        self._window_end, self._remaining, self._spent, self._in_flight = end, None, 0, 0
 
-    def acquire(self, cost: int = 1) -> float:
-        """Reserve ``cost`` points and return the seconds to wait before sending (0 to go now)."""
+    def _wait(self, until: float, now: float, cost: int) -> tuple[float, int]:
+        self._in_flight += cost
+        self.waits += 1
+        self.waited_seconds += until - now
+        return until - now, self._generation
+
+    def acquire(self, cost: int = 1) -> tuple[float, int]:
+        """Reserve ``cost`` points; return the seconds to wait before sending (0: now) and a ticket."""
         with self._lock:
             now = self._clock()
-            if now < self._blocked_until:  # the API said when to come back (Retry-After)
-                self._in_flight += cost
-                self.waits += 1
-                self.waited_seconds += self._blocked_until - now
-                return self._blocked_until - now
-            self._roll_window(now)
+            if now < self._blocked_until:
+                return self._wait(self._blocked_until, now, cost)
+            if self._window_end is not None and now >= self._window_end:
+                # A new window: the budget is back. Keep the phase.
+                periods = int((now - self._window_end) // self.window_seconds) + 1
+                self._new_window(self._window_end + periods * self.window_seconds)
             over_cap = self.cap is not None and self._spent + self._in_flight + cost > self.cap
-            blocked = over_cap or (
-                self._remaining is not None and self._remaining - self._in_flight - cost < self.reserve
-            )
-            if blocked and self._window_end is not None:
-                wait = max(0.0, self._window_end - now) + self._rng.uniform(0.0, 0.02 * self.window_seconds)
-                # The request goes out in the next window: count it there.
-                self._window_end += self.window_seconds
-                self._remaining = None
-                self._spent = 0
-                self._in_flight = cost
-                self.waits += 1
-                self.waited_seconds += wait
-                return wait
+            spent = self._remaining is not None and self._remaining - self._in_flight - cost < self.reserve
+            if (over_cap or spent) and self._window_end is not None:
+                # Everything from now on goes out in the next window, a little after it starts.
+                self._blocked_until = self._window_end + self._rng.uniform(0.0, 0.01 * self.window_seconds)
+                self._new_window(self._window_end + self.window_seconds)
+                return self._wait(self._blocked_until, now, cost)
             self._in_flight += cost
-            return 0.0
+            return 0.0, self._generation
 
-    def release(self, cost: int = 1) -> None:
-        """Give back a reservation whose request got no answer (a connection error)."""
+    def release(self, ticket: int, cost: int = 1) -> None:
+        """Give back the reservation of a request that got no answer."""
         with self._lock:
-            self._in_flight = max(0, self._in_flight - cost)
+            if ticket == self._generation:
+                self._in_flight = max(0, self._in_flight - cost)
 
-    def observe(self, headers: Mapping[str, str], *, reserved: int = 1, status: int = 200) -> None:
-        """Update the budget from a response's headers.
+    def observe(self, headers: Mapping[str, str], ticket: int, *, reserved: int = 1, status: int = 200) -> None:
+        """Settle a request's reservation and learn the budget from its answer's headers.
 
         :param headers: response headers.
-        :param reserved: the cost reserved by :meth:`acquire` for this request.
+        :param ticket: what :meth:`acquire` returned for this request.
+        :param reserved: the cost reserved by :meth:`acquire`.
         :param status: response status; a 429 means the window is exhausted.
         """
         remaining = _header_int(headers, "x-ratelimit-remaining-minute")
@@ -117,29 +121,38 @@ class RateLimitPacer:
         retry_after = retry_after_seconds(headers) if status == 429 else None
         with self._lock:
             now = self._clock()
-            self._in_flight = max(0, self._in_flight - reserved)
+            current = ticket == self._generation
+            if current:
+                self._in_flight = max(0, self._in_flight - reserved)
+                if status != 429:
+                    self._spent += cost if cost is not None else reserved
             if retry_after is not None:
                 # The API named the moment the budget is back: trust it over our own estimate.
-                self._blocked_until = max(self._blocked_until, now + retry_after)
+                if now + retry_after > self._blocked_until:
+                    self._blocked_until = now + retry_after
+                    self._new_window(now + retry_after + self.window_seconds)
                 return
-            if status != 429:
-                self._spent += cost if cost is not None else reserved
-            if remaining is None:
-                return
-            if (
-                self._window_end is not None
-                and self._remaining is not None
-                and remaining > self._remaining + max(1, self._in_flight) + 1
-            ):
-                # The budget went up: a new window has just started on the server.
-                self._window_end = now + self.window_seconds
-                self._spent = cost or 0
-            elif self._window_end is None:
+            if self._window_end is None:
                 self._window_end = now + self._seconds_to_window_end(headers)
-            self._remaining = 0 if status == 429 else remaining
+            if status == 429:
+                if current:
+                    self._remaining = 0
+                return
+            if remaining is None or not current:
+                return
             self.last_remaining = remaining
+            if self._remaining is not None and remaining > self._remaining + self._in_flight + 1:
+                # The budget went up: the server has just started a new window.
+                self._new_window(now + self.window_seconds)
+                self._spent = cost or 0
+                self._remaining = remaining
+                return
+            self._remaining = remaining if self._remaining is None else min(self._remaining, remaining)
 
     def _seconds_to_window_end(self, headers: Mapping[str, str]) -> float:
+        if self.window_seconds < 10:
+            # The Date header's 1 s resolution says nothing useful about so short a window.
+            return self.window_seconds
         for key, value in headers.items():
             if key.lower() == "date":
                 try:

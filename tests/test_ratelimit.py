@@ -4,6 +4,8 @@ import pytest
 
 from airflow_provider_conversations.ratelimit import RateLimitPacer
 
+DATE_30 = "Thu, 26 Nov 2026 10:00:30 GMT"
+
 
 class Clock:
     def __init__(self) -> None:
@@ -13,66 +15,102 @@ class Clock:
         return self.now
 
 
-def headers(remaining: int, cost: int = 1, date: str = "Thu, 26 Nov 2026 10:00:30 GMT") -> dict[str, str]:
+def headers(remaining: int, cost: int = 1, date: str = DATE_30) -> dict[str, str]:
     return {"x-ratelimit-remaining-minute": str(remaining), "x-ratelimit-endpoint-cost": str(cost), "Date": date}
 
 
 def test_requests_go_while_budget_remains_then_wait_for_the_next_minute():
     clock = Clock()
     pacer = RateLimitPacer(clock=clock)
-    assert pacer.acquire() == 0.0
-    pacer.observe(headers(remaining=1))  # server at :30 -> window ends in 30 s
-    assert pacer.acquire() == 0.0
-    pacer.observe(headers(remaining=0, date="Thu, 26 Nov 2026 10:00:31 GMT"))
-    wait = pacer.acquire()
-    assert 29.0 <= wait <= 31.3
+    wait, ticket = pacer.acquire()
+    assert wait == 0.0
+    pacer.observe(headers(remaining=1), ticket)  # server at :30 -> the window ends in 30 s
+    wait, ticket = pacer.acquire()
+    assert wait == 0.0
+    pacer.observe(headers(remaining=0), ticket)
+    wait, _ = pacer.acquire()
+    assert 30.0 <= wait <= 30.7
     clock.now += wait
-    assert pacer.acquire() == 0.0  # the new minute's budget is assumed back
+    assert pacer.acquire()[0] == 0.0  # the new window's budget is assumed back
+
+
+def test_requests_in_flight_count_against_the_remaining_budget():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock)
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=3), ticket)
+    assert [pacer.acquire()[0] for _ in range(3)] == [0.0, 0.0, 0.0]  # three in flight use the 3 points
+    assert pacer.acquire()[0] > 0
+
+
+def test_every_request_after_a_block_waits_too():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock)
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=0), ticket)
+    waits = [pacer.acquire()[0] for _ in range(4)]  # four threads asking at once
+    assert all(29.9 <= w <= 30.7 for w in waits)
+
+
+def test_answers_from_an_earlier_window_do_not_block_the_new_one():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock)
+    _, first = pacer.acquire()
+    pacer.observe(headers(remaining=5), first)
+    _, late = pacer.acquire()  # in flight while the window turns
+    clock.now += 31
+    _, fresh = pacer.acquire()
+    pacer.observe(headers(remaining=0), late)  # the old window's last word
+    assert pacer.acquire()[0] == 0.0
+    pacer.observe(headers(remaining=590), fresh)
+    assert pacer.acquire()[0] == 0.0
 
 
 def test_budget_share_caps_our_own_spending():
     clock = Clock()
     pacer = RateLimitPacer(budget_per_minute=10, budget_share=0.3, clock=clock)
     for remaining in (9, 8, 7):
-        assert pacer.acquire() == 0.0
-        pacer.observe(headers(remaining=remaining))
-    assert pacer.acquire() > 0  # 3 points spent: our 30% of 10
+        wait, ticket = pacer.acquire()
+        assert wait == 0.0
+        pacer.observe(headers(remaining=remaining), ticket)
+    assert pacer.acquire()[0] > 0  # 3 points spent: our 30% of 10
 
 
 def test_a_rise_in_remaining_marks_the_start_of_a_new_window():
     clock = Clock()
     pacer = RateLimitPacer(window_seconds=6.0, clock=clock)
-    pacer.acquire()
-    pacer.observe(headers(remaining=2, date="Thu, 26 Nov 2026 10:00:00 GMT"))
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=2), ticket)
     clock.now += 1.0
-    pacer.acquire()
-    pacer.observe(headers(remaining=9))  # reset seen now: next reset in 6 s
-    pacer.acquire()
-    pacer.observe(headers(remaining=0))
-    wait = pacer.acquire()
-    assert 6.0 <= wait <= 6.2
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=9), ticket)  # reset seen now: the next one in 6 s
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=0), ticket)
+    wait, _ = pacer.acquire()
+    assert 6.0 <= wait <= 6.1
 
 
-def test_429_empties_the_window_and_unanswered_requests_are_released():
+def test_429_without_retry_after_empties_the_window_and_unanswered_requests_are_released():
     clock = Clock()
     pacer = RateLimitPacer(budget_per_minute=2, clock=clock)
-    assert pacer.acquire() == 0.0
-    pacer.release()
-    assert pacer.acquire() == 0.0
-    pacer.observe(headers(remaining=5), status=429)
-    assert pacer.acquire() > 0
-
-
-def test_budget_share_must_be_a_share():
-    with pytest.raises(ValueError, match="budget_share"):
-        RateLimitPacer(budget_share=0)
+    wait, ticket = pacer.acquire()
+    pacer.release(ticket)
+    wait, ticket = pacer.acquire()
+    assert wait == 0.0
+    pacer.observe(headers(remaining=5), ticket, status=429)
+    assert pacer.acquire()[0] > 0
 
 
 def test_retry_after_on_429_holds_every_request_until_then():
     clock = Clock()
     pacer = RateLimitPacer(clock=clock)
-    pacer.acquire()
-    pacer.observe({"Retry-After": "2.5", "x-ratelimit-remaining-minute": "0"}, status=429)
-    assert pacer.acquire() == pytest.approx(2.5)
+    _, ticket = pacer.acquire()
+    pacer.observe({"Retry-After": "2.5", "x-ratelimit-remaining-minute": "0"}, ticket, status=429)
+    assert pacer.acquire()[0] == pytest.approx(2.5)
     clock.now += 2.5
-    assert pacer.acquire() == 0.0  # not held until the end of a 60 s window
+    assert pacer.acquire()[0] == 0.0  # not held until the end of a 60 s window
+
+
+def test_budget_share_must_be_a_share():
+    with pytest.raises(ValueError, match="budget_share"):
+        RateLimitPacer(budget_share=0)

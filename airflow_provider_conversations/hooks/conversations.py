@@ -138,7 +138,7 @@ class ConversationsHook(BaseHook):
         policy = policy or self.retry_policy
         attempt = 0
         while True:
-            wait = self.pacer.acquire()
+            wait, ticket = self.pacer.acquire()
             if wait:
                 self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", wait)
                 time.sleep(wait)
@@ -149,14 +149,14 @@ class ConversationsHook(BaseHook):
                         settings.endpoint, params=params, timeout=settings.timeout, allow_redirects=False
                     )
                 except requests.Timeout:
-                    self.pacer.release()
+                    self.pacer.release(ticket)
                     raise ConversationsAPIError(
                         f"no answer from {settings.endpoint} within {settings.timeout}s"
                     ) from None
                 except requests.RequestException as err:
-                    self.pacer.release()
+                    self.pacer.release(ticket)
                     raise ConversationsAPIError(f"could not reach {settings.endpoint}: {type(err).__name__}") from None
-                self.pacer.observe(response.headers, status=response.status_code)
+                self.pacer.observe(response.headers, ticket, status=response.status_code)
                 page = parse_page(response.status_code, response.headers, response.content, secret=settings.token)
             except ConversationsAPIError as err:
                 if err.status == 429:
