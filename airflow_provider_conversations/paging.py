@@ -21,6 +21,7 @@ strictly past it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +74,7 @@ class KeysetCursor:
     inclusive: bool = field(init=False, default=True)
     seen_at_bound: set[str] = field(init=False, default_factory=set)
     tie_page: int | None = field(init=False, default=None)
+    tie_total: int | None = field(init=False, default=None)
     expected_total: int | None = field(init=False, default=None)
     repair: bool = field(init=False, default=False)
     repaired: int = field(init=False, default=0)
@@ -98,7 +100,7 @@ class KeysetCursor:
                 (WIRE_NAMES["created_at_gte"], format_timestamp(self.bound)),
                 (WIRE_NAMES["created_at_lte"], format_timestamp(self.bound)),
             ]
-            page = self.tie_page
+            page, counts = self.tie_page, True  # counts reveal deletions that shift page numbers
         else:
             lower = "created_at_gte" if self.inclusive else "created_at_gt"
             bounds = [
@@ -128,7 +130,7 @@ class KeysetCursor:
     def _walk_tie(self, ts: datetime, seen: set[str], *, repair: bool = False) -> None:
         """Walk the records at ``ts`` alone by page numbers; ``repair``: a count check asked for it."""
         self.bound, self.inclusive, self.seen_at_bound, self.tie_page = ts, True, seen, 1
-        self.expected_total, self.repair, self.repaired = None, repair, 0
+        self.expected_total, self.repair, self.repaired, self.tie_total = None, repair, 0, None
 
     def advance(
         self, records: Sequence[Any], *, has_next: bool | None = None, total: int | None = None
@@ -167,7 +169,12 @@ class KeysetCursor:
             fresh.append(record)
         if self.tie_page is not None:
             self.repaired += len(fresh)
-            if full:
+            previous, self.tie_total = self.tie_total, total if total is not None else self.tie_total
+            if total is not None and previous is not None and total < previous:
+                # Records at this time were deleted since the last page: later ones moved to earlier page
+                # numbers. Step back far enough to see them again (ids already seen are dropped).
+                self.tie_page = max(1, self.tie_page - math.ceil((previous - total) / self.per_page))
+            elif full:
                 self.tie_page += 1
             else:  # the tie is exhausted: continue strictly after it
                 if self.repair:

@@ -220,3 +220,23 @@ def test_tie_heavy_data_switches_to_the_overlapping_mode():
     ids, _, cursor = walk_counted(records, per_page=10)
     assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
     assert not cursor.counted and cursor.repairs == 2
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_deletions_inside_a_tie_walk_never_skip_a_survivor(counted):
+    # 25 records on one timestamp, 10 a page: the tie is walked by page numbers. Deleting a record already
+    # read moves every later one up a position; the walk must step back and not skip the one that moved.
+    records = [rec(i, 5.0) for i in range(25)] + [rec(100 + i, 6.0 + i) for i in range(3)]
+    alive = list(records)
+    cursor = KeysetCursor(T0, T0 + timedelta(seconds=10_000), ConversationFilters(), 10, counted=counted)
+    ids: list[str] = []
+    tie_pages = 0
+    while not cursor.done:
+        params = cursor.params()
+        if "created_at[lte]" in dict(params):
+            tie_pages += 1
+            if tie_pages in (2, 3):
+                alive.remove(next(r for r in alive if r["id"] in ids))  # delete one already read
+        page, total = serve_counted(alive, params)
+        ids += [r["id"] for r in cursor.advance(page, total=total)]
+    assert {r["id"] for r in alive} <= set(ids) and len(ids) == len(set(ids))
