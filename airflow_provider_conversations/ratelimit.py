@@ -68,6 +68,7 @@ class RateLimitPacer:
         self._spent = 0
         self._in_flight = 0
         self._blocked_until = 0.0
+        self._peak_in_flight = 1
         self.last_remaining: int | None = None
         self.waits = 0
         self.waited_seconds = 0.0
@@ -100,6 +101,7 @@ class RateLimitPacer:
                 self._new_window(self._window_end + self.window_seconds)
                 return self._wait(self._blocked_until, now, cost)
             self._in_flight += cost
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
             return 0.0, self._generation
 
     def release(self, ticket: int, cost: int = 1) -> None:
@@ -141,8 +143,9 @@ class RateLimitPacer:
             if remaining is None or not current:
                 return
             self.last_remaining = remaining
-            if self._remaining is not None and remaining > self._remaining + self._in_flight + 1:
-                # The budget went up: the server has just started a new window.
+            # Answers to concurrent requests arrive out of order by up to the requests in flight at once:
+            # only a rise beyond that means the server has started a new window.
+            if self._remaining is not None and remaining > self._remaining + self._peak_in_flight + 1:
                 self._new_window(now + self.window_seconds)
                 self._spent = cost or 0
                 self._remaining = remaining

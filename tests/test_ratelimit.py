@@ -114,3 +114,17 @@ def test_retry_after_on_429_holds_every_request_until_then():
 def test_budget_share_must_be_a_share():
     with pytest.raises(ValueError, match="budget_share"):
         RateLimitPacer(budget_share=0)
+
+
+def test_answers_arriving_out_of_order_are_not_taken_for_a_new_window():
+    clock = Clock()
+    pacer = RateLimitPacer(budget_per_minute=20, budget_share=0.5, clock=clock)  # we may spend 10 a window
+    _, first = pacer.acquire()
+    pacer.observe(headers(remaining=19), first)
+    tickets = [pacer.acquire()[1] for _ in range(4)]  # four in flight: the server answers 18, 17, 16, 15
+    for ticket, remaining in zip(tickets, (15, 16, 17, 18)):  # ... in reverse order
+        pacer.observe(headers(remaining=remaining), ticket)
+    free = 0
+    while pacer.acquire()[0] == 0.0:
+        free += 1
+    assert free == 5  # 5 of our 10 points are spent: no straggler was taken for a new window
