@@ -126,7 +126,9 @@ class ConversationsToS3Operator(BaseOperator):
 
         hook = ConversationsHook(self.conversations_conn_id)
         hook.settings  # noqa: B018 (checks the connection before any I/O)
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        # Two upload threads per part: each holds a multipart chunk (8 MB) in memory, and boto3's default of 10
+        # would make memory grow with the part size. The AWS connection's transfer_config_args still win.
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"max_concurrency": 2})
         if not s3.check_for_bucket(self.s3_bucket):
             raise ConversationsFilterError(f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable")
 
