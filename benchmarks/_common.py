@@ -23,7 +23,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -285,7 +284,7 @@ class GroupResult:
         return sum(r.get("cpu", 0.0) for r in self.results)
 
     def window_points(self) -> list[int]:
-        """Points charged in each server window of the run, first to last (the last one partial)."""
+        """Points charged in each server window the run touched, first to last."""
         first = int(self.start // self.minute_seconds)
         last = int((self.start + self.elapsed) // self.minute_seconds)
         per: Counter[int] = Counter()
@@ -295,8 +294,13 @@ class GroupResult:
         return [per.get(w, 0) for w in range(first, last + 1)]
 
     def full_windows(self) -> list[int]:
-        """Points in the run's complete windows (all but the last, in which the run ended)."""
-        return self.window_points()[:-1]
+        """Points in the server windows that lie wholly inside the run (it ran from their start to end)."""
+        w = self.minute_seconds
+        first = math.ceil(self.start / w - 1e-9)
+        last = int((self.start + self.elapsed) // w)  # the window in which the run ended: partial
+        offset = int(self.start // w)
+        points = self.window_points()
+        return [points[k - offset] for k in range(first, last)]
 
 
 #: Modules a forked task process finds already imported (what a worker has loaded before it forks a task).
@@ -477,6 +481,8 @@ def _task_body(
         import cProfile
 
         profiler = cProfile.Profile()
+    frames = int(spec.options.get("tracemalloc", 0))
+    sampler = _PeakSampler(frames) if frames else None
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     out: dict[str, Any] = {"ok": True, "t_start": time.time()}
     try:
@@ -492,6 +498,8 @@ def _task_body(
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile_path)
+        if sampler:
+            out["tracemalloc"] = sampler.stop()
     out.update(
         {
             "t_end": time.time(),
@@ -506,6 +514,38 @@ def _task_body(
     sys.stderr.flush()
     send("BENCH-RESULT", out)
     return bool(out["ok"])
+
+
+class _PeakSampler:
+    """tracemalloc with a thread that keeps a snapshot near the peak of traced memory (for regime D)."""
+
+    def __init__(self, frames: int) -> None:
+        import tracemalloc
+
+        self.tracemalloc = tracemalloc
+        tracemalloc.start(frames)
+        self.best, self.snapshot = 0, None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.05):
+            current, _ = self.tracemalloc.get_traced_memory()
+            if current > self.best + 1_000_000:
+                self.best, self.snapshot = current, self.tracemalloc.take_snapshot()
+
+    def stop(self) -> dict[str, Any]:
+        self.done.set()
+        self.thread.join()
+        _, peak = self.tracemalloc.get_traced_memory()
+        self.tracemalloc.stop()
+        top = []
+        if self.snapshot is not None:
+            for stat in self.snapshot.statistics("traceback")[:8]:
+                frames = [f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}" for f in stat.traceback]
+                top.append({"mb": stat.size / 1e6, "blocks": stat.count, "where": frames[-4:]})
+        return {"peak_mb": peak / 1e6, "sampled_mb": self.best / 1e6, "top": top}
 
 
 def _forked_child(spec: dict[str, Any], env: dict[str, str], log: str, conn: Any) -> None:
@@ -539,12 +579,6 @@ def _spawned_child(spec_json: str) -> int:
         return float(sys.stdin.readline().split()[1])
 
     return 0 if _task_body(Spec(**json.loads(spec_json)), endpoints, send, wait_go) else 1
-
-
-def scratch_dir() -> Path:
-    """A fresh temporary directory under ``.bench/``."""
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=WORK_DIR))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ VARIANT_TEXT = {
     "raw": "raw loop (requests + boto3)",
 }
 WAIT_RE = re.compile(r"budget spent for this minute; waiting ([0-9.]+)s")
-RETRY_RE = re.compile(r"Request failed \(")
+RETRY_RE = re.compile(r"Request failed \(.*?retry \d+/\d+ in ([0-9.]+)s")
 
 
 def iso(ts: datetime) -> str:
@@ -140,6 +140,8 @@ class Bench:
         self.real_minute = REAL_WINDOW / self.speed  # one real-API minute, in seconds here
         self.data: dict[str, Any] = {"A": {}, "C": {}, "Bbound": {}, "D": {}}  # for the analysis
         self.b_rows: list[list[str]] = []
+        # Profiles at the middle size: the shares are the same, the runs much shorter.
+        self.profile_size = sorted(args.sizes)[len(args.sizes) // 2] if args.profile_size is None else args.profile_size
         self.b_ours_429: list[float] = []
         self.b_ours_failed = 0
 
@@ -207,12 +209,14 @@ class Bench:
     ) -> GroupResult:
         group = run_group(specs, Endpoints(api.url, self.s3, BUCKET), api, label=label, align=align, fresh=fresh)
         group.expected = sum(len(api.ids_in_range(datetime_of(s.gte), datetime_of(s.lt))) for s in specs)
-        waits, retries = [], 0
+        waits: list[float] = []
+        retry_waits: list[float] = []
         for n in range(len(specs)):
             text = (WORK_DIR / "logs" / f"{label}-{n}.log").read_text(errors="replace")
             waits += [float(w) for w in WAIT_RE.findall(text)]
-            retries += len(RETRY_RE.findall(text))
-        group.pacer_waits, group.retries = waits, retries  # type: ignore[attr-defined]
+            retry_waits += [float(w) for w in RETRY_RE.findall(text)]
+        group.pacer_waits, group.retry_waits = waits, retry_waits  # type: ignore[attr-defined]
+        group.retries = len(retry_waits)  # type: ignore[attr-defined]
         ok = not group.failed and group.records == group.expected
         log(
             f"  {label:<30} {group.records:>8,} rec {group.elapsed:7.2f}s {group.points:>5} pts "
@@ -346,9 +350,9 @@ class Bench:
             + "\n\n**Where our points go** (first run; pages counted by the operator per window): the floor is "
             "`ceil(records / 100)`. Each window costs at least `ceil(window records / 100)` pages, at least 1 "
             "even when empty (*window granularity*: the operator's default `window_size` is one hour, so "
-            f"{MAIN_DAYS} days are {MAIN_DAYS * 24} windows). Pages beyond that are *paging overhead*: records "
-            "read twice at a page boundary (keyset paging with an inclusive `created_at[gte]` bound re-reads the "
-            "previous page's last record) or extra walks over tied timestamps.\n\n"
+            f"{MAIN_DAYS} days are {MAIN_DAYS * 24} windows). Pages beyond that are *paging overhead*: the keyset "
+            "walk's extra requests (records read again at a page boundary, walks over records that share a "
+            "timestamp, repeated pages when counts disagree).\n\n"
             + table(
                 ["records", "client", "windows", "floor", "+ window granularity", "+ paging overhead", "= pages"],
                 overhead_rows,
@@ -438,7 +442,7 @@ class Bench:
         log(f"B: {n:,} records; {self.latency * 1000:g} ms; {self.budget} points per {self.window:g} s")
         variants = {
             v: (lambda v=v: self.specs(v, gte, lt, conn_extra=self.conn_extra(), limited=True))
-            for v in ("ours", "ours-4mapped", "handwritten")
+            for v in ("ours", "ours-4mapped", "ours-daywin", "handwritten")
         }
         # Start on a window boundary when a run may need more than half a window's budget (points
         # known from regime A on the same data, else estimated); else at once, on a fresh budget.
@@ -458,9 +462,21 @@ class Bench:
                     self.b_ours_429 += [g.throttled / g.requests for g in gs if g.requests]
                     self.b_ours_failed += sum(g.failed for g in gs)
         top = max(results)
+        self.b_top_windows = [
+            [
+                VARIANT_TEXT[v],
+                *(
+                    ", ".join(map(str, g.window_points()))
+                    + f" ({g.throttled} x 429, {len(g.pacer_waits)} pacer waits, {g.elapsed:.1f} s)"  # type: ignore[attr-defined]
+                    for g in gs
+                ),
+            ]
+            for v, gs in results[top].items()
+        ]
         vs = ratio(per_min[top]["ours"], per_min[top]["handwritten"])
         vs4 = ratio(per_min[top]["ours-4mapped"], per_min[top]["handwritten"])
         self.b_vs = (top, vs, vs4)
+        self.b_vs_day = ratio(per_min[top].get("ours-daywin"), per_min[top]["handwritten"])
         self.target(
             "B",
             f"records per minute >= {B_VS_HANDWRITTEN:g}x the hand-written way's at {top:,} records (1 task; 4 mapped)",
@@ -474,7 +490,9 @@ class Bench:
         # take about --bound-windows windows of budget: points ~ records/99 + one page per hourly window.
         per_hour = records / 24 / 99 + 1
         hours = min((8, 16, 24), key=lambda h: abs(h * per_hour - self.args.bound_windows * self.budget))
-        full, half = (START, START + hours * HOUR), (START, START + hours / 2 * HOUR)
+        # The share runs: about 1.2 windows of the capped budget (the cap must hold in every window).
+        share_hours = min((4, 8, 12), key=lambda h: abs(h * per_hour - 1.2 * 0.5 * self.budget))
+        full, half = (START, START + hours * HOUR), (START, START + share_hours * HOUR)
         ex = self.conn_extra
         variants: dict[str, Callable[[], list[Spec]]] = {
             "ours": lambda: self.specs("ours", *full, conn_extra=ex(), limited=True),
@@ -490,8 +508,8 @@ class Bench:
         text = {
             "ours": f"our operator, 1 task, {hours} h",
             "ours-4mapped": f"our operator, 4 mapped tasks ({hours // 4} h each)",
-            "share-0.5": f"1 task, `budget_share=0.5`, {hours // 2} h",
-            "share-0.125x4": f"4 mapped tasks, `budget_share=0.125` each, {hours // 2} h",
+            "share-0.5": f"1 task, `budget_share=0.5`, {share_hours} h",
+            "share-0.125x4": f"4 mapped tasks, `budget_share=0.125` each, {share_hours} h",
         }
         return res, text
 
@@ -503,6 +521,8 @@ class Bench:
             windows = [w for g in gs for w in g.full_windows()]
             used = median(self.budget_used(g) for g in gs)
             peak = max(windows) / self.budget if windows else None
+            if v in cap:  # a cap must hold in every window, partial ones too
+                peak = max((w for g in gs for w in g.window_points()), default=0) / self.budget
             rates = [g.throttled / g.requests for g in gs if g.requests]
             failed = sum(g.failed for g in gs)
             window_rows.append(
@@ -522,6 +542,7 @@ class Bench:
                 "requests": [g.requests for g in gs],
                 "longest_wait": max((w for g in gs for w in g.pacer_waits), default=None),  # type: ignore[attr-defined]
                 "retries": [g.retries for g in gs],  # type: ignore[attr-defined]
+                "retry_waits": [w for g in gs for w in g.retry_waits],  # type: ignore[attr-defined]
             }
             if v in ("ours", "ours-4mapped"):
                 who = "1 task" if v == "ours" else "4 mapped tasks together"
@@ -544,7 +565,7 @@ class Bench:
                 self.target(
                     "B",
                     f"{text[v]}: points per window <= {cap[v]:.0%} of the budget (+{SHARE_TOLERANCE:.0%} tolerance)",
-                    f"worst window {pct(peak)}, median run {pct(used)}; {failed} failed",
+                    f"worst window {pct(peak)}; {failed} failed",
                     None if peak is None else peak <= cap[v] + SHARE_TOLERANCE and failed == 0,
                 )
         self.target(
@@ -578,15 +599,18 @@ class Bench:
             "windows. The hand-written task waits for the next window on a 429. A run that may need more than "
             "half a window's budget starts on a window boundary; every run starts with the budget unspent. "
             "*Budget used* is the points charged in the "
-            "run's complete windows (all but the last, in which it ends) over their budget; a run that ends "
-            "inside its first window is not budget-bound (n/a). *Points/min* is over the whole run. "
+            "windows that lie wholly inside the run over their budget; a run that ends inside its first window "
+            "is not budget-bound (n/a). *Points/min* is over the whole run; it can pass 100 % because a run "
+            "spends its last window's points at the start of that window. "
             "*Connections*: most connections open at once at the fake API (concurrency). *Task CPU*: task "
             "CPU seconds per wall second. *Pacer waits*: times our pacer held requests back for the next "
             "window (from the task log).\n\n"
             + table(self.B_HEADER, self.b_rows)
             + (
                 f"\n\nAt {top:,} records our operator moves {fmt(vs, 1, 'x')} (1 task) and {fmt(vs4, 1, 'x')} "
-                "(4 mapped tasks) the hand-written way's records per minute."
+                "(4 mapped tasks) the hand-written way's records per minute. Points charged per window at "
+                f"{top:,} records, run by run:\n\n"
+                + table(["client", *(f"run {i + 1}" for i in range(self.args.runs))], self.b_top_windows)
                 if top
                 else ""
             )
@@ -597,7 +621,7 @@ class Bench:
             "extra, documented in the connection and hook docs) caps what one task's pacer spends per window; "
             "the docs say to divide it by the number of tasks that run at once (the 0.125 x 4 row).\n\n"
             + table(self.B_HEADER, rows)
-            + "\n\nPoints charged per window, run by run (the last window of each run is partial):\n\n"
+            + "\n\nPoints charged per window, run by run (the run ends in the last one):\n\n"
             + table(["run", *(f"run {i + 1}" for i in range(self.args.runs))], window_rows)
         )
 
@@ -612,7 +636,14 @@ class Bench:
         if self.args.memory_baselines:
             variants["handwritten"] = lambda: self.specs("handwritten", *day)
             variants["raw"] = lambda: self.specs("raw", *day)
-        return self.repeat(api, f"D{n // 1000}k", variants, fresh=True)
+        res = self.repeat(api, f"D{n // 1000}k", variants, fresh=True)
+        growth = median(r["rss_peak_mb"] - r["rss_baseline_mb"] for g in res["ours-daywin"] for r in g.results)
+        if n == max(self.args.memory_records) and growth is not None and growth >= D_GROWTH_MB:
+            # Over the target: one more run under tracemalloc, to see what holds the memory at the peak.
+            spec = self.specs("ours-daywin", *day, options={"warmup": True, "tracemalloc": 12})
+            group = self.run(api, f"D{n // 1000}k-tracemalloc", spec, fresh=True)
+            self.data["D_trace"] = {"records": n, **group.results[0].get("tracemalloc", {})}
+        return res
 
     def finish_d(self, results: dict[int, dict[str, list[GroupResult]]]) -> None:
         rows = []
@@ -650,7 +681,8 @@ class Bench:
         )
         self.sections["D"] = (
             "## D. Memory\n\n"
-            "Peak RSS of the task process (`ru_maxrss`, from the kernel) for one window holding all records: "
+            "Peak RSS of the task process for one window holding all records (`VmHWM` from `/proc/self/status`, "
+            "reset to the current RSS just before the task starts, so it is the task's own peak): "
             "our operator with `window_size` one day over one day. Each task runs in a fresh interpreter "
             "(`python benchmarks/_common.py child ...`). The baseline is the process's RSS just before the "
             "timed task, after its imports and (ours) a warm-up `execute()` on an empty range, so the clients "
@@ -658,6 +690,23 @@ class Bench:
             "context: they hold the whole range in memory.\n\n"
             + table(["window records", "client", "baseline MB", "peak MB", "growth MB", "seconds"], rows)
             + f"\n\nOur task's peak at {hi:,} records minus its peak at {lo:,}: {fmt(between, 1)} MB."
+            + self.trace_section()
+        )
+
+    def trace_section(self) -> str:
+        trace = self.data.get("D_trace")
+        if not trace:
+            return ""
+        rows = [
+            [fmt(t["mb"], 1), str(t["blocks"]), "<br>".join(f"`{w}`" for w in reversed(t["where"]))]
+            for t in trace.get("top", [])
+        ]
+        return (
+            f"\n\nThe growth is over {D_GROWTH_MB:g} MB, so one more {trace['records']:,}-record run ran under "
+            f"`tracemalloc` (Python allocations only; it slows the task down): traced peak "
+            f"{fmt(trace.get('peak_mb'), 1)} MB. What was allocated at the sampled peak "
+            f"({fmt(trace.get('sampled_mb'), 1)} MB), largest first (allocation site first, then its callers):\n\n"
+            + table(["MB", "blocks", "where"], rows)
         )
 
     # -- the whole benchmark: each data set is generated once and serves every regime that uses it --
@@ -671,7 +720,7 @@ class Bench:
                 api = self.server(n, MAIN_DAYS)
                 try:
                     if regimes & {"A", "C"}:
-                        res_c[n] = self.run_ac(api, n, profile=args.profile and n == max(args.sizes))
+                        res_c[n] = self.run_ac(api, n, profile=args.profile and n == self.profile_size)
                     if "B" in regimes:
                         res_b[n] = self.run_b(api, n)
                 finally:
@@ -719,9 +768,9 @@ class Bench:
                 f"{line('ours')}; with `window_size=1 day`: {line('ours-daywin')}; hand-written: "
                 f"{line('handwritten')}; raw keyset loop: {line('raw')}. At {top:,} records our task's "
                 f"{b['pages']} pages are the floor of {b['floor']}, +{b['granularity']} for window granularity "
-                f"({b['windows']} windows: each is a keyset walk of its own, at least one request, with a partial "
-                f"last page) and +{b['overhead']} paging overhead. At 1k records an hourly window holds ~10 "
-                "records and still costs a request: the points go to windows, not to records."
+                f"({b['windows']} windows, each a keyset walk of its own: at least one request, and a partial "
+                f"last page) and +{b['overhead']} paging overhead (see the table in A). At 1k records an hourly "
+                "window holds ~10 records and still costs a request: the points go to windows, not to records."
             )
         if (self.missed("C") or self.missed("C", "hand-written")) and c:
             top = max(c)
@@ -732,34 +781,50 @@ class Bench:
                 f"**C, CPU.** Our records/s over the raw loop's, hourly windows: {line('ours', 'raw')}; with "
                 f"`window_size=1 day`: {line('ours-daywin', 'raw')}. Over the hand-written way's: "
                 f"{line('ours', 'handwritten')}; 1-day windows {line('ours-daywin', 'handwritten')}. Task CPU per "
-                "1k records at "
-                f"{top:,}: ours {fmt(c[top]['ours']['cpu_per_1k'])} ms (1-day windows "
-                f"{fmt(c[top]['ours-daywin']['cpu_per_1k'])}), hand-written {fmt(c[top]['handwritten']['cpu_per_1k'])}, "
-                f"raw {fmt(c[top]['raw']['cpu_per_1k'])}."
+                f"1k records at {top:,}: ours {fmt(c[top]['ours']['cpu_per_1k'])} ms (1-day windows "
+                f"{fmt(c[top]['ours-daywin']['cpu_per_1k'])}), hand-written "
+                f"{fmt(c[top]['handwritten']['cpu_per_1k'])}, raw {fmt(c[top]['raw']['cpu_per_1k'])}."
             )
             st = {k: {label: sec for label, _, sec in v} for k, v in self.stage_results.items()}
             calls = {k: {label: n for label, n, _ in v} for k, v in self.stage_results.items()}
-            pub = next((k for k in st.get("ours", {}) if k.startswith("publish")), None)
-            get = next((k for k in st.get("ours", {}) if k.startswith("fetch")), None)
-            total = next(iter(st.get("ours", {})), None)
-            if pub and get and total and st["ours"][total]:
+            ours = st.get("ours", {})
+            pub = next((k for k in ours if k.startswith("publish")), None)
+            get = next((k for k in ours if k.startswith("fetch")), None)
+            write = next((k for k in ours if k.startswith("write")), None)
+            total = next(iter(ours), None)
+            if pub and get and write and total and ours[total]:
                 windows = calls["ours"][pub] or 1
                 text += (
-                    f" In the profile (hourly windows, one thread, {top:,} records) `publish_window` takes "
-                    f"{fmt(st['ours'][pub], 2)} s of {fmt(st['ours'][total], 2)} s "
-                    f"({pct(st['ours'][pub] / st['ours'][total], 0)}): {fmt(1000 * st['ours'][pub] / windows)} ms "
-                    f"for each of {windows} windows, whatever their size (a manifest delete, an `S3Hook.load_file` "
-                    "upload through s3transfer, a listing and a manifest put: four S3 requests and a thread pool "
-                    f"per window), and fetching {fmt(st['ours'][get], 2)} s."
+                    f" Profile of the hourly-window task ({self.profile_size:,} records, one thread): "
+                    f"`publish_window` {fmt(ours[pub], 2)} s of {fmt(ours[total], 2)} s "
+                    f"({pct(ours[pub] / ours[total], 0)}), i.e. {fmt(1000 * ours[pub] / windows)} ms for each of "
+                    f"{windows} windows whatever their size (per window: a manifest delete, an `S3Hook.load_file` "
+                    "upload through s3transfer, a listing, a manifest put); fetching pages "
+                    f"{fmt(ours[get], 2)} s; writing JSONL {fmt(ours[write], 2)} s."
                 )
-                if "ours-daywin" in st and st["ours-daywin"].get(pub) is not None:
+                day = st.get("ours-daywin", {})
+                if day.get(pub) is not None:
                     text += (
-                        f" With 1-day windows publishing takes {fmt(st['ours-daywin'][pub], 2)} s and fetching "
-                        f"{fmt(st['ours-daywin'][get], 2)} s."
+                        f" With 1-day windows: publishing {fmt(day[pub], 2)} s, fetching {fmt(day[get], 2)} s, "
+                        f"writing {fmt(day[write], 2)} s of {fmt(day[total], 2)} s."
                     )
+                raw = {label: sec for label, _, sec in self.stage_results.get("raw", [])}
+                if raw:
+                    text += " Raw loop: " + ", ".join(f"{k.split(':')[0]} {fmt(v, 2)} s" for k, v in raw.items()) + "."
             out.append(text)
-        bb = self.data["Bbound"]
-        for v, item in bb.items():
+        if self.missed("B", "hand-written") and getattr(self, "b_top_windows", None):
+            top, vs, vs4 = self.b_vs
+            out.append(
+                f"**B, {top:,} records vs the hand-written way.** {fmt(vs, 1, 'x')} (1 task) and "
+                f"{fmt(vs4, 1, 'x')} (4 mapped tasks); 1 task with `window_size=1 day`: "
+                f"{fmt(getattr(self, 'b_vs_day', None), 1, 'x')}. Points per window, run by run: "
+                + "; ".join(f"{row[0]}: " + " / ".join(row[1:]) for row in self.b_top_windows)
+                + f". Our runs need {fmt(a.get(top, {}).get('ours', {}).get('points'))} points "
+                f"(hourly windows; {fmt(a.get(top, {}).get('ours-daywin', {}).get('points'))} with 1-day windows): "
+                f"whatever does not fit in the first window's {self.budget} waits for the next one, so the run "
+                "takes at least one window plus the remainder."
+            )
+        for v, item in self.data["Bbound"].items():
             bad = (
                 (item["cap"] is not None and item["peak"] is not None and item["peak"] > item["cap"] + SHARE_TOLERANCE)
                 or (v in ("ours", "ours-4mapped") and (item["used"] or 0) < B_BUDGET_USED)
@@ -768,22 +833,36 @@ class Bench:
             if not bad:
                 continue
             runs = "; ".join(
-                f"{', '.join(map(str, w))} ({t} x 429, {r} retries)"
-                for w, t, r in zip(item["windows"], item["throttled"], item["retries"])
+                f"{', '.join(map(str, w))} ({t} x 429)" for w, t in zip(item["windows"], item["throttled"])
             )
-            cap = f" (cap {item['cap']:.0%} = {int(item['cap'] * self.budget)} points)" if item["cap"] else ""
+            cap = f" (cap {item['cap']:.0%}: {int(item['cap'] * self.budget)} points)" if item["cap"] else ""
+            retry = item.get("retry_waits") or []
             out.append(
                 f"**B, {item['text']}.** Budget used {pct(item['used'])}, worst window {pct(item['peak'])}{cap}. "
-                f"Points per {self.window:g} s window of {self.budget}, run by run: {runs}. Longest pacer wait: "
-                f"{fmt(item['longest_wait'], 1, ' s')} (a window is {self.window:g} s). A 429 without "
-                "`Retry-After` is retried after the next window (`retry.py`), so each one idles a thread for up "
-                "to a window."
+                f"Points per {self.window:g} s window of {self.budget}, run by run: {runs}. Longest pacer wait "
+                f"{fmt(item['longest_wait'], 1, ' s')} (a window is {self.window:g} s)"
+                + (
+                    f"; the {len(retry)} requests answered 429 were retried after {fmt(min(retry), 1)}-"
+                    f"{fmt(max(retry), 1)} s."
+                    if retry
+                    else "."
+                )
             )
-        d = self.data["D"]
+        d, trace = self.data["D"], self.data.get("D_trace")
         if self.missed("D") and d:
-            out.append(
-                f"**D, memory.** Growth over the task's baseline: {d['growth']}; between sizes {d['between']} MB."
+            growth = "; ".join(f"{n // 1000}k: {fmt(g, 1)} MB" for n, g in d["growth"].items())
+            text = (
+                f"**D, memory.** Peak RSS over the task's own baseline: {growth}; peak at the larger window minus "
+                f"peak at the smaller: {fmt(d['between'], 1)} MB."
             )
+            if trace and trace.get("top"):
+                big = trace["top"][0]
+                text += (
+                    f" Under tracemalloc the traced Python peak is {fmt(trace.get('peak_mb'), 1)} MB; the largest "
+                    f"holder at the peak ({fmt(big['mb'], 1)} MB) is allocated at `{big['where'][-1]}`, called "
+                    f"from `{big['where'][0]}` (table in D)."
+                )
+            out.append(text)
         return out
 
     # -- the report -------------------------------------------------------------------------------
@@ -794,7 +873,7 @@ class Bench:
         cats = [c for c, _ in CATEGORIES] + ["other", "total"]
         rows = [[c, *(fmt(self.profile_summaries[v][0].get(c, 0.0), 2) for v in variants)] for c in cats]
         parts = [
-            "## Profiles (regime C, largest size)\n",
+            f"## Profiles (regime C, {self.profile_size:,} records)\n",
             "cProfile of one extra run per client (wall-clock timer, so waiting for a server shows as socket "
             "time; our operator with `max_active_windows=1` so that the whole task runs on the profiled "
             "thread; profiling slows everything down: compare shares, not seconds). Own time (`tottime`) "
@@ -820,8 +899,10 @@ class Bench:
         mach = machine()
         judged = [t for t in self.targets if t[3] is not None]
         moto = Path(sys.executable).with_name("moto_server")
-        code = package_version()
-        hand = hand_findings(self.args.findings, code)
+        code = self.code
+        if self.code_end != self.code:
+            code += f" (it changed to {self.code_end} during the run: tasks forked in A, B, C ran the code loaded at the start, the fresh D processes the code of their time)"
+        hand = hand_findings(self.args.findings, self.code)
         lines = [
             "# Benchmarks",
             "",
@@ -981,11 +1062,13 @@ def stage_times(path: str, stages: list[tuple[str, str, str]]) -> list[tuple[str
     stats = pstats.Stats(path).stats  # type: ignore[attr-defined]
     out = []
     for label, file_part, func in stages:
-        calls, seconds = 0, 0.0
-        for (filename, _line, name), (_cc, nc, _tt, ct, _callers) in stats.items():
-            if name == func and file_part in filename:
-                calls += nc
-                seconds += ct
+        # The outermost function of that name in that file (e.g. JsonlPartWriter.write, not the file's write).
+        found = [
+            (ct, nc)
+            for (filename, _line, name), (_cc, nc, _tt, ct, _callers) in stats.items()
+            if name == func and file_part in filename
+        ]
+        seconds, calls = max(found, default=(0.0, 0))
         out.append((label, calls, seconds))
     return out
 
@@ -1057,14 +1140,17 @@ def main() -> int:
     parser.add_argument(
         "--bound-records", type=int, default=0, help="a day's records for budget-bound B (default: D's larger size)"
     )
-    parser.add_argument("--bound-windows", type=float, default=2.3, help="budget-bound B: windows of budget per run")
+    parser.add_argument("--bound-windows", type=float, default=2.1, help="budget-bound B: windows of budget per run")
     parser.add_argument("--memory-records", type=int, nargs=2, default=[10_000, 200_000], help="D windows")
     parser.add_argument("--regimes", nargs="+", default=["A", "B", "C", "D"], choices=["A", "B", "C", "D"])
     parser.add_argument("--b-window", type=float, default=12.0, help="B: rate-limit window, seconds")
     parser.add_argument("--b-budget", type=int, default=600, help="B: points per window")
     parser.add_argument("--b-latency", type=float, default=0.030, help="B: seconds per answer")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the cProfile runs")
-    parser.add_argument("--no-memory-baselines", dest="memory_baselines", action="store_false")
+    parser.add_argument("--profile-size", type=int, help="C: size of the profiled runs (default: the middle size)")
+    parser.add_argument(
+        "--memory-baselines", action="store_true", help="D: also the hand-written task and the raw loop (slow)"
+    )
     parser.add_argument("--no-share-mapped", dest="share_mapped", action="store_false")
     parser.add_argument("--findings", type=Path, default=Path(__file__).with_name("findings.md"))
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -1096,7 +1182,9 @@ def main() -> int:
     with moto_s3_process(log=WORK_DIR / "moto.log") as s3:
         boto3.client("s3", endpoint_url=s3, **AWS_KEYS).create_bucket(Bucket=BUCKET)
         bench = Bench(args, s3)
+        bench.code = package_version()
         bench.run_all(set(args.regimes))
+        bench.code_end = package_version()
     bench.measured_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     bench.duration = time.time() - started
     bench.loads = (load_start, loadavg())
