@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -16,9 +17,9 @@ from airflow_provider_conversations.connection import ConnectionSettings, settin
 from airflow_provider_conversations.connection_form import CONN_TYPE, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_conversations.exceptions import ConversationsAPIError
 from airflow_provider_conversations.filters import ConversationFilters, count_params, paging_params, validate_range
-from airflow_provider_conversations.paging import KeysetCursor
 from airflow_provider_conversations.ratelimit import RateLimitPacer
 from airflow_provider_conversations.retry import RetryPolicy
+from airflow_provider_conversations.walk import PageRequest, RangeWalk, TimedRecord
 from airflow_provider_conversations.wire import Page, parse_page, total_count
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
@@ -132,16 +133,37 @@ class ConversationsHook(BaseHook):
         session.trust_env = True
         return session
 
-    def _get(self, params: list[tuple[str, str]], *, policy: RetryPolicy | None = None) -> Page:
-        """Send one request with pacing and retries; return the parsed page."""
+    @staticmethod
+    def _sleep(seconds: float, stop: threading.Event | None) -> None:
+        if stop is None:
+            time.sleep(seconds)
+        else:
+            stop.wait(seconds)
+
+    def _get(
+        self,
+        params: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+        *,
+        policy: RetryPolicy | None = None,
+        stop: threading.Event | None = None,
+    ) -> Page:
+        """Send one request with pacing and retries; return the parsed page.
+
+        :param stop: when set (another request of the same read failed), give up before the next attempt.
+        """
         settings, session = self.settings, self.get_conn()
         policy = policy or self.retry_policy
         attempt = 0
         while True:
-            wait, ticket = self.pacer.acquire()
-            if wait:
-                self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", wait)
-                time.sleep(wait)
+            if stop is not None and stop.is_set():
+                raise ConversationsAPIError("request abandoned: another request of the same read failed")
+            pause, ticket = self.pacer.acquire()
+            if pause:
+                self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", pause)
+                self._sleep(pause, stop)
+                if stop is not None and stop.is_set():
+                    self.pacer.release(ticket)
+                    continue
             self._count("requests")
             try:
                 try:
@@ -167,7 +189,7 @@ class ConversationsHook(BaseHook):
                     raise
                 self._count("retries")
                 self.log.warning("Request failed (%s); retry %d/%d in %.1fs", err, attempt, policy.max_retries, delay)
-                time.sleep(delay)
+                self._sleep(delay, stop)
                 continue
             self._count("cost", page.cost if page.cost is not None else 1)
             return page
@@ -202,6 +224,71 @@ class ConversationsHook(BaseHook):
         )
         return self._get(params, policy=retry_policy)
 
+    def iter_timed_pages(
+        self,
+        created_at_gte: datetime | str,
+        created_at_lt: datetime | str,
+        filters: FiltersArg = None,
+        *,
+        per_page: int = 100,
+        max_concurrency: int | None = None,
+    ) -> Iterator[tuple[Page, list[TimedRecord]]]:
+        """Read ``[created_at_gte, created_at_lt)``; yield each page in order with its new records.
+
+        Each record comes with its parsed ``created_at``, exactly once, in ``created_at`` order. Up to
+        ``max_concurrency`` requests are in flight at once (see :mod:`~airflow_provider_conversations.walk`
+        for how numbered pages are checked, so that records deleted meanwhile make no survivor skipped).
+
+        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
+        :param created_at_lt: exclusive upper bound.
+        :param filters: further filters (no ``created_at`` bounds).
+        :param per_page: records per request, 1..100.
+        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
+        """
+        start, end = validate_range(created_at_gte, created_at_lt)
+        walk = RangeWalk(start, end, ConversationFilters.from_mapping(filters), per_page)
+        concurrency = max(1, max_concurrency or self.settings.max_concurrency)
+        lookahead = 2 * concurrency
+        if concurrency == 1:
+            while not walk.done:
+                for request in walk.requests(1, lookahead=lookahead):
+                    walk.receive(request, self._get(request.params))
+                if walk.ready():
+                    yield walk.pop()
+            self._log_walk(walk)
+            return
+        stop = threading.Event()
+        in_flight: dict[Future[Page], PageRequest] = {}
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="conversations-request")
+        try:
+            while not walk.done:
+                for request in walk.requests(concurrency - len(in_flight), lookahead=lookahead):
+                    in_flight[pool.submit(self._get, request.params, stop=stop)] = request
+                if walk.ready():
+                    yield walk.pop()
+                    continue
+                if not in_flight:
+                    raise RuntimeError("the range walk waits for a page it did not ask for")  # a bug, not bad data
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    request = in_flight.pop(future)
+                    if walk.is_live(request):
+                        walk.receive(request, future.result())
+            self._log_walk(walk)
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _log_walk(self, walk: RangeWalk) -> None:
+        if walk.rejected or walk.mode == "keyset":
+            self.log.info(
+                "Range read: %d chunk(s), %d page(s) thrown away by the checks (records changed while paging), "
+                "finished in %s mode",
+                walk.chunks_started,
+                walk.rejected,
+                walk.mode,
+            )
+
     def iter_pages(
         self,
         created_at_gte: datetime | str,
@@ -209,21 +296,22 @@ class ConversationsHook(BaseHook):
         filters: FiltersArg = None,
         *,
         per_page: int = 100,
+        max_concurrency: int | None = None,
     ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
-        """Walk ``[created_at_gte, created_at_lt)`` by keyset paging; yield each page with its new records.
+        """Read ``[created_at_gte, created_at_lt)``; yield each page in order with its new records.
+
+        See :meth:`iter_timed_pages`; records come without the parsed timestamp.
 
         :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
         :param created_at_lt: exclusive upper bound.
         :param filters: further filters (no ``created_at`` bounds).
         :param per_page: records per request, 1..100.
+        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
         """
-        start, end = validate_range(created_at_gte, created_at_lt)
-        cursor = KeysetCursor(start, end, ConversationFilters.from_mapping(filters), per_page)
-        params = cursor.params()  # validates per_page before any request
-        while not cursor.done:
-            page = self._get(params)
-            yield page, cursor.advance(page.records, has_next=page.has_next, total=page.total_count)
-            params = cursor.params()
+        for page, timed in self.iter_timed_pages(
+            created_at_gte, created_at_lt, filters, per_page=per_page, max_concurrency=max_concurrency
+        ):
+            yield page, [record for record, _ in timed]
 
     def iter_conversations(
         self,
@@ -232,18 +320,23 @@ class ConversationsHook(BaseHook):
         filters: FiltersArg = None,
         *,
         per_page: int = 100,
+        max_concurrency: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield every conversation created in ``[created_at_gte, created_at_lt)`` exactly once.
 
-        Records come in ``created_at`` order, exactly as the API returned them. Every request asks
-        for page 1 (cost 1): the lower bound moves instead of the page number.
+        Records come in ``created_at`` order, exactly as the API returned them. Every request costs 1
+        point (pages 1-100 of a chunk; see :mod:`~airflow_provider_conversations.walk`), and up to
+        ``max_concurrency`` requests are in flight at once.
 
         :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
         :param created_at_lt: exclusive upper bound.
         :param filters: further filters (no ``created_at`` bounds).
         :param per_page: records per request, 1..100.
+        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
         """
-        for _, records in self.iter_pages(created_at_gte, created_at_lt, filters, per_page=per_page):
+        for _, records in self.iter_pages(
+            created_at_gte, created_at_lt, filters, per_page=per_page, max_concurrency=max_concurrency
+        ):
             yield from records
 
     def count_conversations(
