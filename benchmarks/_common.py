@@ -190,7 +190,7 @@ class Spec:
     :param lt: exclusive end.
     :param prefix: S3 key prefix.
     :param conn_extra: extras of the ``conversations`` connection (ours only).
-    :param options: client options (window size, max_active_windows, the scaled minute, ...).
+    :param options: client options (window size, max_concurrency, the scaled minute, ...).
     """
 
     client: str

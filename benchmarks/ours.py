@@ -3,7 +3,7 @@
 Run by ``benchmarks/_common.py`` in a child process (see :func:`prepare`); the timed part is
 ``execute()`` alone, so the interpreter's start-up and Airflow's import are not counted.
 Options (``Spec.options``): ``window_seconds`` (default 3600, the operator's default window),
-``max_active_windows`` (default: the connection's ``max_concurrency``), ``compression`` (default none,
+``max_concurrency`` (default: the connection's ``max_concurrency``), ``compression`` (default none,
 like the other clients), ``warmup`` (run an empty range first so the RSS baseline holds the clients).
 """
 
@@ -36,7 +36,7 @@ def prepare(spec: Spec, endpoints: Endpoints) -> Callable[[], dict[str, Any]]:
             created_at_lt=lt,
             window_size=timedelta(seconds=opts.get("window_seconds", 3600)),
             compression=opts.get("compression"),
-            max_active_windows=opts.get("max_active_windows"),
+            max_concurrency=opts.get("max_concurrency"),
         )
 
     op = make("export", spec.prefix, spec.gte, spec.lt)

@@ -386,12 +386,12 @@ class Bench:
         )
 
     def profile_c(self, api: Any, gte: datetime, lt: datetime) -> None:
-        """One profiled run per client (cProfile on the task's thread; ours with max_active_windows=1)."""
+        """One profiled run per client (cProfile on the task's thread; ours with max_concurrency=1)."""
         pdir = WORK_DIR / "profiles"
         pdir.mkdir(parents=True, exist_ok=True)
         for variant, opts in (
-            ("ours", {"max_active_windows": 1}),
-            ("ours-daywin", {"max_active_windows": 1}),
+            ("ours", {"max_concurrency": 1}),
+            ("ours-daywin", {"max_concurrency": 1}),
             ("handwritten", {}),
             ("raw", {}),
         ):
@@ -875,7 +875,7 @@ class Bench:
         parts = [
             f"## Profiles (regime C, {self.profile_size:,} records)\n",
             "cProfile of one extra run per client (wall-clock timer, so waiting for a server shows as socket "
-            "time; our operator with `max_active_windows=1` so that the whole task runs on the profiled "
+            "time; our operator with `max_concurrency=1` so that the whole task runs on the profiled "
             "thread; profiling slows everything down: compare shares, not seconds). Own time (`tottime`) "
             "grouped by where it is spent; raw files in `.bench/profiles/`.\n",
             table(["seconds in", *(VARIANT_TEXT[v] for v in variants)], rows),

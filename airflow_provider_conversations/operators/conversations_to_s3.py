@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.export import WindowResult, export_window
+from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
 from airflow_provider_conversations.filters import MAX_PER_PAGE, format_timestamp
 from airflow_provider_conversations.layout import PartitionLayout, check_compression
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
-from airflow_provider_conversations.windows import Window, check_window_size, split_windows
+from airflow_provider_conversations.windows import check_window_size, split_windows
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
-
-    from airflow_provider_conversations.filters import ConversationFilters
-    from airflow_provider_conversations.hooks.conversations import ConversationsHook
 
 
 class ConversationsToS3Operator(BaseOperator):
     """Copy conversations created in ``[created_at_gte, created_at_lt)`` to S3 as JSONL partitions.
 
     The range (by default the run's data interval) is cut into UTC-aligned windows of ``window_size``.
-    Each window is read completely with keyset paging, then written under
+    The range is read once, in ``created_at`` order, with several requests in flight (each at a cost
+    of 1 point); each window, once the read has passed its end, is written under
     ``{s3_prefix}/date=YYYY-MM-DD/part-HHMMSS-HHMMSS-NNNNN.jsonl[.gz]`` and committed by
-    ``_manifest-HHMMSS-HHMMSS.json``, written last. A rerun of a window replaces its objects, stale
-    parts included. See the provider docs for the layout and how readers use the manifests.
+    ``_manifest-HHMMSS-HHMMSS.json``, written last, while the read goes on. A rerun of a window
+    replaces its objects, stale parts included. See the provider docs for the layout and how readers
+    use the manifests.
 
     :param s3_bucket: destination bucket. (templated)
     :param s3_prefix: key prefix of the table. (templated)
@@ -46,8 +43,9 @@ class ConversationsToS3Operator(BaseOperator):
     :param per_page: records per request, 1..100.
     :param max_records_per_file: records per data object, at most.
     :param compression: ``None`` (``.jsonl``) or ``"gzip"`` (``.jsonl.gz``).
-    :param max_active_windows: windows fetched at once within the task, so requests overlap the API's
-        latency (the rate-limit budget is still respected); default the connection's ``max_concurrency``.
+    :param max_concurrency: API requests in flight at once within the task, so requests overlap the
+        API's latency (the rate-limit budget is still respected); default the connection's
+        ``max_concurrency``.
     """
 
     template_fields: Sequence[str] = ("s3_bucket", "s3_prefix", "created_at_gte", "created_at_lt", "filters")
@@ -68,7 +66,7 @@ class ConversationsToS3Operator(BaseOperator):
         per_page: int = MAX_PER_PAGE,
         max_records_per_file: int = 100_000,
         compression: str | None = None,
-        max_active_windows: int | None = None,
+        max_concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -83,11 +81,11 @@ class ConversationsToS3Operator(BaseOperator):
         self.per_page = per_page
         self.max_records_per_file = max_records_per_file
         self.compression = check_compression(compression)
-        self.max_active_windows = max_active_windows
-        if max_active_windows is not None and (
-            isinstance(max_active_windows, bool) or not isinstance(max_active_windows, int) or max_active_windows < 1
+        self.max_concurrency = max_concurrency
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
         ):
-            raise ConversationsFilterError(f"max_active_windows: expected an integer >= 1, got {max_active_windows!r}")
+            raise ConversationsFilterError(f"max_concurrency: expected an integer >= 1, got {max_concurrency!r}")
         if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
             raise ConversationsFilterError(f"per_page: {per_page!r} is out of range; allowed: [1, {MAX_PER_PAGE}]")
         if (
@@ -126,9 +124,10 @@ class ConversationsToS3Operator(BaseOperator):
 
         hook = ConversationsHook(self.conversations_conn_id)
         hook.settings  # noqa: B018 (checks the connection before any I/O)
-        # Two upload threads per part: each holds a multipart chunk (8 MB) in memory, and boto3's default of 10
-        # would make memory grow with the part size. The AWS connection's transfer_config_args still win.
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"max_concurrency": 2})
+        # Uploads run in the publishing thread, one multipart chunk (8 MB) at a time: no thread pool per upload
+        # (its start-up costs more than a small part's PUT), and memory does not grow with the part size.
+        # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False})
         if not s3.check_for_bucket(self.s3_bucket):
             raise ConversationsFilterError(f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable")
 
@@ -141,15 +140,24 @@ class ConversationsToS3Operator(BaseOperator):
             self.s3_bucket,
             layout.prefix,
         )
-        workers = min(self.max_active_windows or hook.settings.max_concurrency, len(windows))
-        results = self._export_windows(windows, workers, hook, s3, layout, filters)
+        concurrency = self.max_concurrency or hook.settings.max_concurrency
+        # One read of the whole range, in created_at order; each window is published once the read has
+        # passed its end (two windows at a time), while the read goes on.
+        results = export_range(
+            hook.iter_timed_pages(start, end, filters, per_page=self.per_page, max_concurrency=concurrency),
+            windows,
+            WindowPublisher(s3, self.s3_bucket, layout),
+            filters=filters,
+            max_records_per_file=self.max_records_per_file,
+            on_published=self._log_window,
+        )
         total = sum(r.records for r in results)
         self.log.info(
-            "Done: %d record(s) in %d window(s), %d at a time; %d request(s), %d retries, %d throttled, "
-            "rate-limit cost %d",
+            "Done: %d record(s) in %d window(s), up to %d request(s) at a time; %d request(s), %d retries, "
+            "%d throttled, rate-limit cost %d",
             total,
             len(results),
-            workers,
+            concurrency,
             hook.stats["requests"],
             hook.stats["retries"],
             hook.stats["throttled"],
@@ -166,58 +174,19 @@ class ConversationsToS3Operator(BaseOperator):
             "windows": [r.summary() for r in results],
         }
 
-    def _export_windows(
-        self,
-        windows: list[Window],
-        workers: int,
-        hook: ConversationsHook,
-        s3: S3Hook,
-        layout: PartitionLayout,
-        filters: ConversationFilters,
-    ) -> list[WindowResult]:
-        """Export windows, ``workers`` at a time, so requests overlap the API's latency within the budget.
-
-        Each window is committed on its own; on the first failure no further window starts, the ones in
-        flight finish, and the error is raised (a retry redoes every window, idempotently).
-        """
-
-        def one(window: Window) -> WindowResult:
-            result = export_window(
-                hook,
-                s3,
-                self.s3_bucket,
-                layout,
-                window,
-                filters=filters,
-                per_page=self.per_page,
-                max_records_per_file=self.max_records_per_file,
-            )
-            self.log.info(
-                "Window [%s, %s): %d record(s), %d page(s), %d object(s) %s, %d stale removed, budget left %s, "
-                "%.2fs; manifest %s",
-                format_timestamp(window.start),
-                format_timestamp(window.end),
-                result.records,
-                result.pages,
-                len(result.keys),
-                result.keys if len(result.keys) <= 3 else f"{result.keys[:2]} ... {result.keys[-1]}",
-                result.deleted_stale,
-                result.remaining_budget,
-                result.seconds,
-                result.manifest_key,
-            )
-            return result
-
-        if workers <= 1:
-            return [one(window) for window in windows]
-        results: dict[Window, WindowResult] = {}
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversations-window") as pool:
-            pending = {pool.submit(one, window): window for window in windows}
-            try:
-                for future in as_completed(pending):
-                    results[pending[future]] = future.result()
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-        return [results[window] for window in windows]
+    def _log_window(self, result: WindowResult) -> None:
+        window = result.window
+        self.log.info(
+            "Window [%s, %s): %d record(s) from %d page(s), %d object(s) %s, %d stale removed, budget left %s, "
+            "%.2fs; manifest %s",
+            format_timestamp(window.start),
+            format_timestamp(window.end),
+            result.records,
+            result.pages,
+            len(result.keys),
+            result.keys if len(result.keys) <= 3 else f"{result.keys[:2]} ... {result.keys[-1]}",
+            result.deleted_stale,
+            result.remaining_budget,
+            result.seconds,
+            result.manifest_key,
+        )

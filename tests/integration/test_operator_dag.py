@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import gzip
 import itertools
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -170,18 +172,18 @@ def test_execute_returns_a_small_summary_for_xcom(api, s3_client, bucket):
     assert summary["cost"] == api.stats.total_cost and "data" not in json.dumps(summary)
 
 
-def test_windows_are_fetched_concurrently_within_the_budget(conversations_api_factory, set_conn, s3_client, bucket):
+def test_requests_overlap_and_max_concurrency_1_sends_one_at_a_time(conversations_api_factory, set_conn, s3_client, bucket):
     api = conversations_api_factory(records=2000, token=TOKEN, seed=3, latency=0.05)
     set_conn(api.url, TOKEN, max_concurrency=4)
     op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=6))
     summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
     assert summary["records"] == len(api.ids_in_range(DAY, LOGICAL))
     times = sorted(e.time for e in api.request_log)
-    # Requests of different windows overlap: some start within one latency of another.
+    # Requests overlap: some start within one latency of another.
     overlaps = sum(1 for a, b in itertools.pairwise(times) if b - a < 0.05 / 2)
     assert overlaps >= len(times) // 4
     ops = ConversationsToS3Operator(
-        task_id="y", s3_bucket=bucket, s3_prefix="q", window_size=timedelta(hours=6), max_active_windows=1
+        task_id="y", s3_bucket=bucket, s3_prefix="q", window_size=timedelta(hours=6), max_concurrency=1
     )
     api.reset_stats()
     ops.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
@@ -195,3 +197,41 @@ def test_a_failing_window_fails_the_task_and_leaves_it_uncommitted(api, s3_clien
     with pytest.raises(Exception, match="the API failed"):
         op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
     assert not [k for k in read_objects(s3_client, bucket) if "_manifest" in k]
+
+
+def test_cost_does_not_grow_with_the_number_of_windows(api, s3_client, bucket):
+    """One read over the range: 96 windows of 15 minutes cost what one window would."""
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(minutes=15))
+    summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    n = len(api.ids_in_range(DAY, LOGICAL))
+    assert len(summary["windows"]) == 96 and summary["records"] == n
+    assert api.stats.requests == api.stats.total_cost == math.ceil(n / 100)
+
+
+def test_s3_requests_per_window(api, s3_client, bucket, monkeypatch):
+    """A fresh window costs its part's PUT and its manifest's PUT; existing objects are listed once per day."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    calls: list[str] = []
+    real_get_conn = S3Hook.get_conn
+
+    def counting_get_conn(self):
+        client = real_get_conn(self)
+        if not getattr(client, "_test_counted", False):
+            client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+            client._test_counted = True
+        return client
+
+    monkeypatch.setattr(S3Hook, "get_conn", counting_get_conn)
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p")
+    summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
+    assert all(w["records"] for w in summary["windows"]) and all(len(w["keys"]) == 1 for w in summary["windows"])
+    assert sorted(collections.Counter(calls).items()) == [("HeadBucket", 1), ("ListObjectsV2", 1), ("PutObject", 48)]
+    calls.clear()
+    op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})  # a rerun: manifests go first
+    assert sorted(collections.Counter(calls).items()) == [
+        ("DeleteObjects", 24),
+        ("HeadBucket", 1),
+        ("ListObjectsV2", 1),
+        ("PutObject", 48),
+    ]

@@ -347,8 +347,8 @@ CASES = [
         "max-active-windows-0",
         "init",
         Filt,
-        "max_active_windows: expected an integer >= 1, got 0",
-        task={"max_active_windows": 0},
+        "max_concurrency: expected an integer >= 1, got 0",
+        task={"max_concurrency": 0},
     ),
     row(
         "compression-zstd",

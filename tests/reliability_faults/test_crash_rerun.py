@@ -274,10 +274,10 @@ def test_sigkill_then_rerun_converges(case, api, zygote, set_conn, s3_client, bu
 
     hold = None
     if case == "while-paging":
-        # One window at a time, each answer 80 ms late: the kill lands while the second window's first
-        # page is on its way (it has 3 pages, so its publishing is >= 160 ms away).
-        api.latency = 0.08
-        config["operator"]["max_active_windows"] = 1
+        # One request at a time, each answer 250 ms late: the kill lands while the read is in the second
+        # window (its records span 3 pages of 20, so its publishing is >= 500 ms away).
+        api.latency = 0.25
+        config["operator"]["max_concurrency"] = 1
         killed = zygote.start(f"{case}-killed", config)
         wait_for(lambda: seen("PUT", "_manifest-060000-070000.json"), "the first window's commit")
         requests = api.stats.requests

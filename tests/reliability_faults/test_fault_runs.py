@@ -6,7 +6,7 @@ of faults), one ``ConversationsToS3Operator.execute`` (retried like Airflow woul
 then S3 is read through the manifests and compared with the API's records. Set
 ``RELIABILITY_RUNS`` / ``RELIABILITY_FIRST_SEED`` to run more or other seeds.
 
-With ``max_active_windows > 1`` the windows share the fake's seeded fault stream in an order the
+With ``max_concurrency > 1`` the windows share the fake's seeded fault stream in an order the
 threads decide, so the plan is reproducible but the exact request hit by each fault may differ.
 """
 
@@ -55,7 +55,7 @@ class Plan:
     per_page: int
     max_records_per_file: int
     compression: str | None
-    max_active_windows: int
+    max_concurrency: int
     storm: bool
     faults: dict[str, float]
 
@@ -115,7 +115,7 @@ def make_plan(seed: int) -> Plan:
         per_page=rng.choice((10, 25) if bursts else (10, 25, 50, 100, 100)),  # bursts: walk ties by page
         max_records_per_file=rng.choice((max(5, in_range // 8), 100, 100_000)),  # several parts, or one
         compression=rng.choice((None, "gzip")),
-        max_active_windows=rng.choice((1, 2, 4)),
+        max_concurrency=rng.choice((1, 2, 4)),
         storm=storm,
         faults=faults,
     )
@@ -187,7 +187,7 @@ def test_fault_run(seed, conversations_api_factory, set_conn, s3_client, bucket)
         per_page=plan.per_page,
         max_records_per_file=plan.max_records_per_file,
         compression=plan.compression,
-        max_active_windows=plan.max_active_windows,
+        max_concurrency=plan.max_concurrency,
     )
     context = {"data_interval_start": plan.start, "data_interval_end": plan.end}
     errors: list[str] = []
