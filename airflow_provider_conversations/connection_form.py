@@ -81,8 +81,8 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
         "max_concurrency",
         "Max concurrent requests",
-        "Windows fetched at once within one task, so requests overlap the API's latency (the rate-limit "
-        "budget is still respected). 1 fetches one window at a time.",
+        "API requests in flight at once within one task, so requests overlap the API's latency (the "
+        "rate-limit budget is still respected). 1 sends one request at a time.",
         int,
         4,
         1,

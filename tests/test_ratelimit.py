@@ -128,3 +128,20 @@ def test_answers_arriving_out_of_order_are_not_taken_for_a_new_window():
     while pacer.acquire()[0] == 0.0:
         free += 1
     assert free == 5  # 5 of our 10 points are spent: no straggler was taken for a new window
+
+
+def test_reserve_leaves_points_unspent_for_other_tasks_requests_in_flight():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, reserve=8)
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=10), ticket)
+    assert pacer.acquire()[0] == 0.0  # 10 left, 1 of ours in flight: 9 >= 8
+    assert pacer.acquire()[0] == 0.0  # 2 in flight: 8 >= 8
+    assert 30.0 <= pacer.acquire()[0] <= 30.7  # a third would leave 7 < 8: wait for the next window
+
+
+def test_the_hooks_pacer_keeps_two_requests_per_slot_in_reserve(set_conn):
+    from airflow_provider_conversations.hooks.conversations import ConversationsHook
+
+    set_conn("https://api.example.com", "tok", max_concurrency=6)
+    assert ConversationsHook().pacer.reserve == 12

@@ -112,10 +112,13 @@ class ConversationsHook(BaseHook):
     @cached_property
     def pacer(self) -> RateLimitPacer:
         """The rate-limit pacer in force."""
+        # Other tasks of the team (e.g. a mapped backfill) have requests in flight that the last answer's
+        # remaining budget does not show yet: leave a margin of a few requests' worth in every window.
         return self._pacer or RateLimitPacer(
             window_seconds=self.settings.rate_limit_window_seconds,
             budget_per_minute=self.settings.budget_per_minute,
             budget_share=self.settings.budget_share,
+            reserve=2 * self.settings.max_concurrency,
         )
 
     def get_conn(self) -> requests.Session:
