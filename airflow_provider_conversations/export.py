@@ -171,16 +171,21 @@ def export_range(
     :param publisher: publishes a window (steps 2-5).
     :param filters: the filters of the read (recorded in the manifests).
     :param max_records_per_file: records per data object, at most.
-    :param publish_concurrency: windows published at once while the read goes on.
+    :param publish_concurrency: windows published at once while the read goes on (0: each window is
+        published in the calling thread, the read waiting meanwhile).
     :param tmp_dir: where local part files go (default: the system's temp dir).
     :param on_published: called with each window's result once it is committed (from a publishing thread).
     :return: one result per window, in order. On a failure, windows already read are still published,
         the others are not touched, and the error is raised.
     """
     results = [WindowResult(w, manifest_key=publisher.layout.manifest_key(w)) for w in windows]
-    slots = threading.BoundedSemaphore(2 * publish_concurrency)  # windows read but not yet published, at most
+    slots = threading.BoundedSemaphore(2 * max(1, publish_concurrency))  # windows read, not yet published
     futures: list[Future[None]] = []
-    pool = ThreadPoolExecutor(max_workers=publish_concurrency, thread_name_prefix="conversations-publish")
+    pool = (
+        ThreadPoolExecutor(max_workers=publish_concurrency, thread_name_prefix="conversations-publish")
+        if publish_concurrency > 0
+        else None
+    )
 
     def publish(index: int, state: _OpenWindow | None, started: float) -> None:
         result = results[index]
@@ -204,7 +209,10 @@ def export_range(
                     state.tmp.cleanup()
                 raise future.exception()  # type: ignore[misc]
         slots.acquire()
-        futures.append(pool.submit(publish, index, state, started))
+        if pool is None:
+            publish(index, state, started)
+        else:
+            futures.append(pool.submit(publish, index, state, started))
 
     index, state, started, remaining = 0, None, time.monotonic(), None
 
@@ -236,7 +244,8 @@ def export_range(
             state.tmp.cleanup()
         raise
     finally:
-        pool.shutdown(wait=True)
+        if pool is not None:
+            pool.shutdown(wait=True)
     for future in futures:
         future.result()
     return results

@@ -4,7 +4,8 @@ Run by ``benchmarks/_common.py`` in a child process (see :func:`prepare`); the t
 ``execute()`` alone, so the interpreter's start-up and Airflow's import are not counted.
 Options (``Spec.options``): ``window_seconds`` (default 3600, the operator's default window),
 ``max_concurrency`` (default: the connection's ``max_concurrency``), ``compression`` (default none,
-like the other clients), ``warmup`` (run an empty range first so the RSS baseline holds the clients).
+like the other clients), ``warmup`` (run an empty range first so the RSS baseline holds the clients),
+``publish_inline`` (publish each window on the task's thread, for the single-thread profile).
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def prepare(spec: Spec, endpoints: Endpoints) -> Callable[[], dict[str, Any]]:
     from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 
     opts = spec.options
+    if opts.get("publish_inline"):
+        import functools
+
+        import airflow_provider_conversations.operators.conversations_to_s3 as module
+        from airflow_provider_conversations.export import export_range
+
+        module.export_range = functools.partial(export_range, publish_concurrency=0)  # type: ignore[assignment]
 
     def make(task_id: str, prefix: str, gte: str, lt: str) -> ConversationsToS3Operator:
         return ConversationsToS3Operator(

@@ -347,14 +347,13 @@ class Bench:
             "API's own accounting (`stats.total_cost`: 1 per page up to page 100, then 3, 8, 10, 30), from the "
             "runs of regime C.\n\n"
             + table(["records", "client", "points", "records/point", f">= {A_RECORDS_PER_POINT}"], cost_rows)
-            + "\n\n**Where our points go** (first run; pages counted by the operator per window): the floor is "
-            "`ceil(records / 100)`. Each window costs at least `ceil(window records / 100)` pages, at least 1 "
-            "even when empty (*window granularity*: the operator's default `window_size` is one hour, so "
-            f"{MAIN_DAYS} days are {MAIN_DAYS * 24} windows). Pages beyond that are *paging overhead*: the keyset "
-            "walk's extra requests (records read again at a page boundary, walks over records that share a "
-            "timestamp, repeated pages when counts disagree).\n\n"
+            + "\n\n**Where our points go** (first run; requests counted by each task's hook): the floor is "
+            "`ceil(records / 100)`. Each task reads its range once, whatever its number of windows, and its "
+            "read ends on a partial page: *+ task ranges* is what the 4 mapped tasks' 4 reads cost over one "
+            "read. Requests beyond that are *paging overhead*: a record shared by two chunks of 10,000 (a chunk "
+            "reads at most 100 numbered pages), pages thrown away by the checks, retries.\n\n"
             + table(
-                ["records", "client", "windows", "floor", "+ window granularity", "+ paging overhead", "= pages"],
+                ["records", "client", "windows", "floor", "+ task ranges", "+ paging overhead", "= requests"],
                 overhead_rows,
             )
         )
@@ -386,12 +385,13 @@ class Bench:
         )
 
     def profile_c(self, api: Any, gte: datetime, lt: datetime) -> None:
-        """One profiled run per client (cProfile on the task's thread; ours with max_concurrency=1)."""
+        """One profiled run per client (cProfile on the task's thread; ours with max_concurrency=1 and
+        windows published on that thread)."""
         pdir = WORK_DIR / "profiles"
         pdir.mkdir(parents=True, exist_ok=True)
         for variant, opts in (
-            ("ours", {"max_concurrency": 1}),
-            ("ours-daywin", {"max_concurrency": 1}),
+            ("ours", {"max_concurrency": 1, "publish_inline": True}),
+            ("ours-daywin", {"max_concurrency": 1, "publish_inline": True}),
             ("handwritten", {}),
             ("raw", {}),
         ):
@@ -767,10 +767,8 @@ class Bench:
                 "**A, cost.** Records per point, our operator with its default hourly windows: "
                 f"{line('ours')}; with `window_size=1 day`: {line('ours-daywin')}; hand-written: "
                 f"{line('handwritten')}; raw keyset loop: {line('raw')}. At {top:,} records our task's "
-                f"{b['pages']} pages are the floor of {b['floor']}, +{b['granularity']} for window granularity "
-                f"({b['windows']} windows, each a keyset walk of its own: at least one request, and a partial "
-                f"last page) and +{b['overhead']} paging overhead (see the table in A). At 1k records an hourly "
-                "window holds ~10 records and still costs a request: the points go to windows, not to records."
+                f"{b['pages']} requests are the floor of {b['floor']}, +{b['granularity']} for task ranges "
+                f"and +{b['overhead']} paging overhead (see the table in A)."
             )
         if (self.missed("C") or self.missed("C", "hand-written")) and c:
             top = max(c)
@@ -796,10 +794,10 @@ class Bench:
                 windows = calls["ours"][pub] or 1
                 text += (
                     f" Profile of the hourly-window task ({self.profile_size:,} records, one thread): "
-                    f"`publish_window` {fmt(ours[pub], 2)} s of {fmt(ours[total], 2)} s "
-                    f"({pct(ours[pub] / ours[total], 0)}), i.e. {fmt(1000 * ours[pub] / windows)} ms for each of "
-                    f"{windows} windows whatever their size (per window: a manifest delete, an `S3Hook.load_file` "
-                    "upload through s3transfer, a listing, a manifest put); fetching pages "
+                    f"publishing {fmt(ours[pub], 2)} s of {fmt(ours[total], 2)} s "
+                    f"({pct(ours[pub] / ours[total], 0)}, in publishing threads), i.e. {fmt(1000 * ours[pub] / windows)} "
+                    f"ms for each of {windows} windows whatever their size (per window: the part's PUT and the "
+                    "manifest's PUT); fetching pages "
                     f"{fmt(ours[get], 2)} s; writing JSONL {fmt(ours[write], 2)} s."
                 )
                 day = st.get("ours-daywin", {})
@@ -875,8 +873,8 @@ class Bench:
         parts = [
             f"## Profiles (regime C, {self.profile_size:,} records)\n",
             "cProfile of one extra run per client (wall-clock timer, so waiting for a server shows as socket "
-            "time; our operator with `max_concurrency=1` so that the whole task runs on the profiled "
-            "thread; profiling slows everything down: compare shares, not seconds). Own time (`tottime`) "
+            "time; our operator with `max_concurrency=1` and windows published inline, so that the whole task "
+            "runs on the profiled thread; profiling slows everything down: compare shares, not seconds). Own time (`tottime`) "
             "grouped by where it is spent; raw files in `.bench/profiles/`.\n",
             table(["seconds in", *(VARIANT_TEXT[v] for v in variants)], rows),
         ]
@@ -982,17 +980,17 @@ class Bench:
 
 
 def breakdown(group: GroupResult) -> dict[str, int]:
-    """Our pages split into floor, window granularity and paging overhead (from the per-window summaries)."""
-    windows = [tuple(w) for r in group.results for w in r.get("windows", [])]
-    records = sum(w[0] for w in windows)
-    pages = sum(w[1] for w in windows)
+    """Our requests split into floor, task ranges and paging overhead (from each task's summary)."""
+    tasks = [(r.get("records", 0), r.get("client_requests", 0)) for r in group.results]
+    records = sum(t[0] for t in tasks)
+    pages = sum(t[1] for t in tasks)
     floor = math.ceil(records / 100)
-    per_window = sum(max(1, math.ceil(w[0] / 100)) for w in windows)
+    per_task = sum(max(1, math.ceil(t[0] / 100)) for t in tasks)
     return {
-        "windows": len(windows),
+        "windows": sum(len(r.get("windows", [])) for r in group.results),
         "floor": floor,
-        "granularity": per_window - floor,
-        "overhead": pages - per_window,
+        "granularity": per_task - floor,
+        "overhead": pages - per_task,
         "pages": pages,
         "points": group.points,
     }
@@ -1029,11 +1027,11 @@ STAGES: dict[str, list[tuple[str, str, str]]] = {
         ("fetch pages: `ConversationsHook._get` (pacing, HTTP, waiting, parsing)", "hooks/conversations.py", "_get"),
         ("&nbsp;&nbsp;`requests` `Session.get` (HTTP + waiting for the API)", "requests/sessions.py", "get"),
         ("&nbsp;&nbsp;`wire.parse_page` (JSON decode, checks)", "wire.py", "parse_page"),
-        ("keyset cursor: `KeysetCursor.advance`", "paging.py", "advance"),
+        ("range read: `RangeWalk.pop` (checks, order)", "walk.py", "pop"),
         ("write JSONL: `JsonlPartWriter.write`", "jsonl.py", "write"),
-        ("publish to S3: `publish_window` (per window)", "export.py", "publish_window"),
+        ("publish to S3: `WindowPublisher.publish` (per window)", "export.py", "publish"),
         ("&nbsp;&nbsp;`S3Hook.delete_objects` (manifest, stale parts)", "aws/hooks/s3.py", "delete_objects"),
-        ("&nbsp;&nbsp;`S3Hook.load_file` (parts, s3transfer)", "aws/hooks/s3.py", "load_file"),
+        ("&nbsp;&nbsp;`S3Hook.load_file` (parts)", "aws/hooks/s3.py", "load_file"),
         ("&nbsp;&nbsp;`S3Hook.list_keys`", "aws/hooks/s3.py", "list_keys"),
         ("&nbsp;&nbsp;`S3Hook.load_bytes` (manifest)", "aws/hooks/s3.py", "load_bytes"),
         ("temp dirs: `TemporaryDirectory` cleanup", "tempfile.py", "cleanup"),

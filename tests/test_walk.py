@@ -29,7 +29,9 @@ def make_records(n: int, rng: random.Random, *, tie_share: float = 0.05, span: t
     for i in rng.sample(range(1, n), min(max(n - 1, 0), round(n * tie_share))) if n > 1 else []:
         stamps[i] = stamps[i - 1]
     stamps.sort()
-    return [{"id": f"c{i:06d}", "created_at": format_timestamp(ts), "title": f"call {i}"} for i, ts in enumerate(stamps)]
+    return [
+        {"id": f"c{i:06d}", "created_at": format_timestamp(ts), "title": f"call {i}"} for i, ts in enumerate(stamps)
+    ]
 
 
 class SimAPI:

@@ -172,7 +172,9 @@ def test_execute_returns_a_small_summary_for_xcom(api, s3_client, bucket):
     assert summary["cost"] == api.stats.total_cost and "data" not in json.dumps(summary)
 
 
-def test_requests_overlap_and_max_concurrency_1_sends_one_at_a_time(conversations_api_factory, set_conn, s3_client, bucket):
+def test_requests_overlap_and_max_concurrency_1_sends_one_at_a_time(
+    conversations_api_factory, set_conn, s3_client, bucket
+):
     api = conversations_api_factory(records=2000, token=TOKEN, seed=3, latency=0.05)
     set_conn(api.url, TOKEN, max_concurrency=4)
     op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=6))
