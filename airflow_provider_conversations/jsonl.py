@@ -52,6 +52,9 @@ class JsonlPartWriter:
     :param max_records: records per part, at most.
     """
 
+    #: Bytes of encoded lines collected before they are written (memory stays bounded by it).
+    BLOCK_BYTES = 256 * 1024
+
     def __init__(self, directory: Path, *, compression: str | None, max_records: int) -> None:
         self.directory, self.compression, self.max_records = directory, compression, max_records
         self.parts: list[LocalPart] = []
@@ -60,6 +63,8 @@ class JsonlPartWriter:
         self._out: Any = None
         self._count = 0
         self._path: Path | None = None
+        self._buffer: list[bytes] = []
+        self._buffered = 0
 
     def _open(self) -> None:
         self._path = self.directory / f"part-{len(self.parts):05d}"
@@ -71,9 +76,16 @@ class JsonlPartWriter:
             self._out = self._hashing
         self._count = 0
 
+    def _flush(self) -> None:
+        if self._buffer:
+            self._out.write(b"".join(self._buffer))
+            self._buffer.clear()
+            self._buffered = 0
+
     def _close(self) -> None:
         if self._out is None:
             return
+        self._flush()
         if self._out is not self._hashing:
             self._out.close()
         assert self._raw is not None and self._hashing is not None and self._path is not None
@@ -85,8 +97,12 @@ class JsonlPartWriter:
         """Append one record (exactly as the API returned it)."""
         if self._out is None:
             self._open()
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._out.write(line.encode("utf-8"))
+        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        # Lines go out in blocks: one hash update and one write per block, not per record.
+        self._buffer.append(line)
+        self._buffered += len(line)
+        if self._buffered >= self.BLOCK_BYTES:
+            self._flush()
         self._count += 1
         if self._count >= self.max_records:
             self._close()

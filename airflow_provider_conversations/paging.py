@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import pairwise
 from typing import Any
 
@@ -42,12 +42,34 @@ from airflow_provider_conversations.filters import (
 CURSOR_FIELDS = ("created_at_lt", "created_at_lte", "created_at_gt", "created_at_gte")
 
 
+def _fast_utc(value: Any) -> datetime | None:
+    """The API's own format, ``2025-02-13T22:11:57.792000Z``, without the general parser (a hot path)."""
+    if type(value) is str and len(value) == 27 and value[26] == "Z" and value[10] == "T" and value[19] == ".":
+        try:
+            return datetime(
+                int(value[0:4]),
+                int(value[5:7]),
+                int(value[8:10]),
+                int(value[11:13]),
+                int(value[14:16]),
+                int(value[17:19]),
+                int(value[20:26]),
+                tzinfo=timezone.utc,
+            )
+        except ValueError:
+            return None
+    return None
+
+
 def record_created_at(record: Any) -> datetime:
     """Return a record's ``created_at`` as an aware UTC datetime, or raise a clear error."""
     if not isinstance(record, dict) or "id" not in record or "created_at" not in record:
         raise ConversationsResponseError(
             f"a conversation without 'id' or 'created_at' in the response: {str(record)[:200]}"
         )
+    fast = _fast_utc(record["created_at"])
+    if fast is not None:
+        return fast
     try:
         return parse_timestamp(record["created_at"], "created_at", assume_utc=True)
     except ValueError as err:

@@ -273,9 +273,11 @@ class Bench:
 
     def finish_ac(self, results: dict[int, dict[str, list[GroupResult]]]) -> None:
         cost_rows, cpu_rows, overhead_rows = [], [], []
-        a_met, a_text = [], []
+        a_met, a_text, m_met, m_text = [], [], [], []
         c_raw: list[tuple[int, float | None]] = []
         c_hand: list[tuple[int, float | None]] = []
+        c_raw_day: list[tuple[int, float | None]] = []
+        c_hand_day: list[tuple[int, float | None]] = []
         for n, res in results.items():
             rate = {v: median(g.records / g.elapsed for g in gs) for v, gs in res.items()}
             self.data["C"][n] = {
@@ -293,9 +295,16 @@ class Bench:
             for v, gs in res.items():
                 rpp = median(g.records / g.points for g in gs if g.points)
                 ok = rpp is not None and rpp >= A_RECORDS_PER_POINT
-                if v in ("ours", "ours-4mapped"):
+                if v == "ours":
                     a_met.append(ok)
-                    a_text.append(f"{n // 1000}k {'1 task' if v == 'ours' else '4 mapped'}: {fmt(rpp, 1)}")
+                    a_text.append(f"{n // 1000}k: {fmt(rpp, 1)}")
+                if v == "ours-4mapped":
+                    b = breakdown(gs[0])
+                    reads_floor = b["floor"] + b["granularity"]
+                    m_met.append(b["pages"] <= reads_floor * 1.01 + 1)
+                    m_text.append(
+                        f"{n // 1000}k: {b['pages']} for a floor of {reads_floor} ({fmt(rpp, 1)} records/point)"
+                    )
                 cost_rows.append(
                     [
                         f"{n:,}",
@@ -323,24 +332,41 @@ class Bench:
                 )
             c_raw.append((n, ratio(rate["ours"], rate["raw"])))
             c_hand.append((n, ratio(rate["ours"], rate["handwritten"])))
+            if "ours-daywin" in rate:
+                c_raw_day.append((n, ratio(rate["ours-daywin"], rate["raw"])))
+                c_hand_day.append((n, ratio(rate["ours-daywin"], rate["handwritten"])))
         self.target(
             "A",
-            f"records per rate-limit point >= {A_RECORDS_PER_POINT}, our operator (1 task; 4 mapped) at every size",
+            f"records per rate-limit point >= {A_RECORDS_PER_POINT}, our operator (1 task) at every size",
             ", ".join(a_text),
             all(a_met),
         )
-        self.target(
-            "C",
-            f"records/s >= {C_VS_RAW}x the raw loop's (our operator, 1 task)",
-            ", ".join(f"{n // 1000}k: {fmt(x, 2, 'x')}" for n, x in c_raw),
-            all(x is not None and x >= C_VS_RAW for _, x in c_raw),
-        )
-        self.target(
-            "C",
-            f"records/s >= {C_VS_HANDWRITTEN}x the hand-written way's (our operator, 1 task)",
-            ", ".join(f"{n // 1000}k: {fmt(x, 2, 'x')}" for n, x in c_hand),
-            all(x is not None and x >= C_VS_HANDWRITTEN for _, x in c_hand),
-        )
+        if m_text:
+            self.target(
+                "A",
+                "4 mapped tasks: requests <= the floor of 4 separate reads, sum of ceil(task records / 100), "
+                "+1 % (no paging overhead)",
+                ", ".join(m_text),
+                all(m_met),
+            )
+        for label, rows, limit, whom in (
+            ("1 task, default hourly windows (2 S3 objects per window: 192 over 4 days)", c_raw, C_VS_RAW, "raw loop"),
+            ("1 task, default hourly windows", c_hand, C_VS_HANDWRITTEN, "hand-written way"),
+            (
+                "1 task, `window_size=1 day` (one data object per day, as the baselines write)",
+                c_raw_day,
+                C_VS_RAW,
+                "raw loop",
+            ),
+            ("1 task, `window_size=1 day`", c_hand_day, C_VS_HANDWRITTEN, "hand-written way"),
+        ):
+            if rows:
+                self.target(
+                    "C",
+                    f"records/s >= {limit}x the {whom}'s (our operator, {label})",
+                    ", ".join(f"{n // 1000}k: {fmt(x, 2, 'x')}" for n, x in rows),
+                    all(x is not None and x >= limit for _, x in rows),
+                )
         self.sections["A"] = (
             "## A. Cost: records per rate-limit point\n\n"
             f"The records spread over {MAIN_DAYS} days; every client copies all of them. Points are the fake "

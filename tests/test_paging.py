@@ -240,3 +240,27 @@ def test_deletions_inside_a_tie_walk_never_skip_a_survivor(counted):
         page, total = serve_counted(alive, params)
         ids += [r["id"] for r in cursor.advance(page, total=total)]
     assert {r["id"] for r in alive} <= set(ids) and len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2025-02-13T22:11:57.792000Z",
+        "2025-12-31T23:59:59.999999Z",
+        "2025-02-13T22:11:57Z",
+        "2025-02-13T23:11:57.5+01:00",
+    ],
+)
+def test_record_timestamps_parse_the_same_on_the_fast_path_and_the_general_one(value):
+    from airflow_provider_conversations.filters import parse_timestamp
+    from airflow_provider_conversations.paging import record_created_at
+
+    assert record_created_at({"id": 1, "created_at": value}) == parse_timestamp(value, "created_at")
+
+
+def test_an_impossible_record_timestamp_is_a_response_error():
+    from airflow_provider_conversations.exceptions import ConversationsResponseError
+    from airflow_provider_conversations.paging import record_created_at
+
+    with pytest.raises(ConversationsResponseError, match="conversation 7"):
+        record_created_at({"id": 7, "created_at": "2025-02-30T22:11:57.000000Z"})
