@@ -203,11 +203,14 @@ def export_range(
             on_published(result)
 
     def close(index: int, state: _OpenWindow | None, started: float) -> None:
-        for future in futures:
-            if future.done() and future.exception() is not None:
+        # Fail fast on a failed publish; only windows still publishing are kept to look at next time.
+        for future in [f for f in futures if f.done()]:
+            futures.remove(future)
+            error = future.exception()
+            if error is not None:
                 if state:
                     state.tmp.cleanup()
-                raise future.exception()  # type: ignore[misc]
+                raise error
         slots.acquire()
         if pool is None:
             publish(index, state, started)

@@ -55,6 +55,7 @@ class RateLimitPacer:
         if not 0 < budget_share <= 1:
             raise ValueError(f"budget_share: {budget_share} is out of range; allowed: 0 < budget_share <= 1")
         self.window_seconds = window_seconds
+        self.budget_per_minute = budget_per_minute
         # Our own spending is only capped when we must leave part of the budget to others; with the whole
         # budget ours, the API's remaining-budget header is the better guide.
         self.cap: int | None = max(1, int(budget_per_minute * budget_share)) if budget_share < 1 else None
@@ -143,9 +144,12 @@ class RateLimitPacer:
             if remaining is None or not current:
                 return
             self.last_remaining = remaining
-            # Answers to concurrent requests arrive out of order by up to the requests in flight at once:
-            # only a rise beyond that means the server has started a new window.
-            if self._remaining is not None and remaining > self._remaining + self._peak_in_flight + 1:
+            # Answers to concurrent requests arrive out of order, and other tasks of the team spend between
+            # them: only a rise beyond both (a tenth of the budget at least) means the server started a new
+            # window. A smaller reset goes unnoticed until our own estimate of the window's end, which errs on
+            # the safe side.
+            rise = max(self._peak_in_flight + 1, self.budget_per_minute // 10)
+            if self._remaining is not None and remaining > self._remaining + rise:
                 self._new_window(now + self.window_seconds)
                 self._spent = cost or 0
                 self._remaining = remaining

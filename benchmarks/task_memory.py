@@ -33,7 +33,12 @@ def rss_mb() -> tuple[float, float]:
 def child(api: str, s3: str, bucket: str, compression: str | None) -> None:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
     os.environ["AIRFLOW_CONN_CONVERSATIONS_DEFAULT"] = json.dumps(
-        {"conn_type": "conversations", "host": api, "password": TOKEN, "extra": {"budget_per_minute": 10**9}}
+        {
+            "conn_type": "conversations",
+            "host": api,
+            "password": TOKEN,
+            "extra": {"budget_per_minute": 10**9, **json.loads(os.environ.get("BENCH_CONN_EXTRA", "{}"))},
+        }
     )
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
         {"conn_type": "aws", "login": "x", "password": "y", "extra": {"endpoint_url": s3, "region_name": "us-east-1"}}
@@ -84,9 +89,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[10_000, 200_000])
     parser.add_argument("--compression", default="gzip")
     parser.add_argument("--rate-limit", type=int, default=10**9, help="the fake API's budget (default: unbounded)")
+    parser.add_argument("--max-concurrency", type=int, help="the connection's max_concurrency (default 4)")
     parser.add_argument("--child", nargs=3, metavar=("API", "S3", "BUCKET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     compression = None if args.compression in ("none", "") else args.compression
+    if args.max_concurrency:
+        os.environ["BENCH_CONN_EXTRA"] = json.dumps({"max_concurrency": args.max_concurrency})
     if args.child:
         child(*args.child, compression)
         return

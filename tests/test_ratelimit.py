@@ -78,7 +78,7 @@ def test_budget_share_caps_our_own_spending():
 
 def test_a_rise_in_remaining_marks_the_start_of_a_new_window():
     clock = Clock()
-    pacer = RateLimitPacer(window_seconds=6.0, clock=clock)
+    pacer = RateLimitPacer(window_seconds=6.0, budget_per_minute=10, clock=clock)
     _, ticket = pacer.acquire()
     pacer.observe(headers(remaining=2), ticket)
     clock.now += 1.0
@@ -145,3 +145,18 @@ def test_the_hooks_pacer_keeps_two_requests_per_slot_in_reserve(set_conn):
 
     set_conn("https://api.example.com", "tok", max_concurrency=6)
     assert ConversationsHook().pacer.reserve == 12
+
+
+def test_other_tasks_spending_between_our_answers_is_not_taken_for_a_new_window():
+    """4 mapped tasks on one budget: our answers, reordered, differ by what the others spent meanwhile."""
+    clock = Clock()
+    pacer = RateLimitPacer(budget_per_minute=600, budget_share=0.125, clock=clock)  # 75 points a window
+    _, first = pacer.acquire()
+    pacer.observe(headers(remaining=500), first)
+    tickets = [pacer.acquire()[1] for _ in range(4)]
+    for ticket, remaining in zip(tickets, (440, 470, 455, 490)):  # others spent ~10 between each of ours
+        pacer.observe(headers(remaining=remaining), ticket)
+    free = 0
+    while pacer.acquire()[0] == 0.0:
+        free += 1
+    assert free == 70  # 5 of our 75 are spent: a rise of 50 is not a new window

@@ -13,6 +13,7 @@ from typing import Any
 import requests
 from airflow.sdk import BaseHook
 
+from airflow_provider_conversations._malloc import pin_mmap_threshold
 from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
 from airflow_provider_conversations.connection_form import CONN_TYPE, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_conversations.exceptions import ConversationsAPIError
@@ -260,6 +261,7 @@ class ConversationsHook(BaseHook):
                     yield walk.pop()
             self._log_walk(walk)
             return
+        pin_mmap_threshold()  # response buffers read by several threads would fragment glibc's heaps
         stop = threading.Event()
         in_flight: dict[Future[Page], PageRequest] = {}
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="conversations-request")
