@@ -117,8 +117,8 @@ class WindowPublisher:
         keys = [self.layout.part_key(window, n) for n in range(len(parts))]
         for part, key in zip(parts, keys, strict=True):
             self.s3.load_file(part.path, key=key, bucket_name=self.bucket, replace=True)
-        part_prefix = self.layout.part_prefix(window)
-        stale = sorted(k for k in existing if k.startswith(part_prefix) and k not in set(keys))
+        part_prefix, written = self.layout.part_prefix(window), set(keys)
+        stale = sorted(k for k in existing if k.startswith(part_prefix) and k not in written)
         if stale:
             self.s3.delete_objects(self.bucket, stale)
         self.s3.load_bytes(manifest, key=manifest_key, bucket_name=self.bucket, replace=True)
@@ -128,10 +128,11 @@ class WindowPublisher:
 _Item = tuple[dict[str, Any], datetime, int]
 
 
-def _ties_sorted_by_id(items: Iterable[_Item]) -> Iterator[_Item]:
+def ties_sorted_by_id(items: Iterable[_Item]) -> Iterator[_Item]:
     """Re-order records that share one ``created_at`` by ``id``, so reruns write the same bytes.
 
-    Input is in ``created_at`` order; only a run of equal timestamps is held in memory.
+    :param items: ``(record, created_at, page serial)`` in ``created_at`` order; only a run of equal
+        timestamps is held in memory.
     """
     group: list[_Item] = []
     for item in items:
@@ -227,7 +228,7 @@ def export_range(
                 yield record, ts, serial
 
     try:
-        for record, ts, serial in _ties_sorted_by_id(items()):
+        for record, ts, serial in ties_sorted_by_id(items()):
             while ts >= windows[index].end:
                 results[index].remaining_budget = remaining
                 close(index, state, started)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -111,21 +110,3 @@ class JsonlPartWriter:
         """Finish the open part and return every part (none when no record was written)."""
         self._close()
         return self.parts
-
-
-def ties_sorted_by_id(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Re-order records that share one ``created_at`` by ``id``, so reruns write the same bytes.
-
-    Input must be in ``created_at`` order (as keyset paging yields it); only a run of equal timestamps
-    is held in memory.
-    """
-    group: list[dict[str, Any]] = []
-    group_ts: object = None
-    for record in records:
-        ts = record.get("created_at")  # the API's own string: equal instants are equal strings
-        if ts != group_ts and group:
-            yield from sorted(group, key=lambda r: str(r["id"])) if len(group) > 1 else group
-            group = []
-        group_ts = ts
-        group.append(record)
-    yield from sorted(group, key=lambda r: str(r["id"])) if len(group) > 1 else group

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.jsonl import JsonlPartWriter, ties_sorted_by_id
+from airflow_provider_conversations.export import ties_sorted_by_id
+from airflow_provider_conversations.jsonl import JsonlPartWriter
 from airflow_provider_conversations.layout import PartitionLayout
 from airflow_provider_conversations.windows import Window
 
@@ -80,10 +81,10 @@ def test_no_records_no_part(tmp_path: Path):
 
 def test_ties_are_ordered_by_id_and_the_rest_kept_in_order():
     rows = [
-        {"id": "b", "created_at": "t1"},
-        {"id": "a", "created_at": "t1"},
-        {"id": "z", "created_at": "t2"},
-        {"id": "c", "created_at": "t3"},
-        {"id": "a", "created_at": "t3"},
+        ({"id": "b"}, 1, 0),
+        ({"id": "a"}, 1, 0),
+        ({"id": "z"}, 2, 0),
+        ({"id": "c"}, 3, 1),
+        ({"id": "a"}, 3, 1),
     ]
-    assert [r["id"] for r in ties_sorted_by_id(rows)] == ["a", "b", "z", "a", "c"]
+    assert [r["id"] for r, _, _ in ties_sorted_by_id(rows)] == ["a", "b", "z", "a", "c"]
