@@ -170,7 +170,9 @@ class KeysetCursor:
                 "the API returned a page not sorted by created_at ascending although asked to; "
                 "keyset paging cannot be trusted with it"
             )
-        full = len(records) >= self.per_page and has_next is not False
+        # The API's own word on a next page wins (it may cap per_page below ours); without it, a short page
+        # is the last one.
+        full = bool(records) and (has_next if has_next is not None else len(records) >= self.per_page)
         checked = self.tie_page is None and self.counted and self.expected_total is not None
         if checked and total != self.expected_total:
             # Records at the bound may not have fitted on the last page (or, without counts, we cannot

@@ -73,6 +73,7 @@ class _Chunk:
     def __init__(self, serial: int, bound: datetime) -> None:
         self.serial, self.bound = serial, bound
         self.total: int | None = None  # N, from page 1
+        self.size = 0  # records per page as the API pages them (``per_page``, or less if it caps it)
         self.counted = True  # False: page 1 came without counts
         self.last_page: int | None = None  # pages read by number, known once page 1 arrived
         self.jump = False  # N needs more than MAX_CHUNK_PAGES pages: page last_page starts the next chunk
@@ -216,13 +217,21 @@ class RangeWalk:
         chunk.received[request.page] = page
         if request.page == 1 and chunk.last_page is None:
             total = page.total_count
+            chunk.size = self._page_size(page)
             if total is None:
                 chunk.counted, chunk.last_page = False, 1
             else:
-                needed = max(1, math.ceil(total / self.per_page))
+                needed = max(1, math.ceil(total / chunk.size))
                 chunk.total, chunk.last_page = total, min(needed, self.max_chunk_pages)
                 chunk.jump = needed > self.max_chunk_pages
         self._extend()
+
+    def _page_size(self, page: Page) -> int:
+        """``per_page``, or the smaller page size the API says it used (an API may cap ``per_page``)."""
+        echoed = page.paging.get("per_page")
+        if isinstance(echoed, int) and not isinstance(echoed, bool) and 1 <= echoed < self.per_page:
+            return echoed
+        return self.per_page
 
     def _extend(self) -> None:
         """Start the next chunk once the head chunk's jump page has arrived (one chunk ahead at most)."""
@@ -274,7 +283,7 @@ class RangeWalk:
         in_range = [(r, ts) for r, ts in zip(page.records, stamps) if head.bound <= ts < self.end]
         if number == 1:
             fresh = self._take(head, in_range)
-            expected = min(self.per_page, head.total) if head.total is not None else None
+            expected = min(head.size, head.total) if head.total is not None else None
             if not head.counted:
                 self._to_keyset(counted=False)  # an API without counts: page numbers cannot be checked
             elif len(in_range) != expected:
@@ -295,8 +304,8 @@ class RangeWalk:
 
     def _page_checks_out(self, head: _Chunk, number: int, page: Page, in_range: list[TimedRecord]) -> bool:
         assert head.total is not None
-        full_pages = head.total // self.per_page
-        expected = self.per_page if number <= full_pages else head.total - self.per_page * (number - 1)
+        full_pages = head.total // head.size
+        expected = head.size if number <= full_pages else head.total - head.size * (number - 1)
         if page.total_count != head.total or len(in_range) != expected:
             return False  # records deleted or added since page 1, or a shifted page
         if in_range and self.last_ts is not None and in_range[0][1] < self.last_ts:

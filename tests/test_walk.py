@@ -56,6 +56,8 @@ class SimAPI:
         prepend_quirk: float = 0.0,
         delete_rate: float = 0.0,
         counts: bool = True,
+        max_per_page: int = 100,
+        echo_per_page: bool = True,
     ) -> None:
         self.rows = {r["id"]: (parse_timestamp(r["created_at"], "created_at"), r) for r in records}
         self.rng, self.unstable_ties = rng, unstable_ties
@@ -65,6 +67,7 @@ class SimAPI:
             delete_rate,
             counts,
         )
+        self.max_per_page, self.echo_per_page = max_per_page, echo_per_page
         self.requests = 0
         self.cost = 0
 
@@ -74,7 +77,7 @@ class SimAPI:
             del self.rows[self.rng.choice(sorted(self.rows))]
         q = {k: v[0] for k, v in parse_qs("&".join(f"{k}={v}" for k, v in params)).items()}
         assert q["sort_by"] == "created_at" and q["sort_direction"] == "ASC"
-        page, per_page = int(q.get("page", 1)), int(q["per_page"])
+        page, per_page = int(q.get("page", 1)), min(int(q["per_page"]), self.max_per_page)
         self.cost += 1 if page <= 100 else 3
 
         def ts(name: str) -> datetime | None:
@@ -102,7 +105,7 @@ class SimAPI:
         data = [r[1] for r in matched[first : first + per_page]]
         if before and self.rng.random() < self.prepend_quirk:
             data = [before[-1][1], *data]
-        paging: dict = {"per_page": per_page, "current_page": page}
+        paging: dict = {"current_page": page} | ({"per_page": per_page} if self.echo_per_page else {})
         paging["next_page"] = page + 1 if first + per_page < total else None
         if self.counts and q.get("include_paging_counts") == "true":
             paging |= {"total_count": total, "total_pages": math.ceil(total / per_page)}
@@ -244,3 +247,16 @@ def test_lookahead_bounds_the_pages_in_flight() -> None:
     walk.receive(first, api.answer(first.params))
     pages = sorted(r.page for r in walk.requests(50, lookahead=3))
     assert pages == [2, 3]  # pages 1-3 are the next 3 to consume (page 1 arrived, not consumed yet)
+
+
+@pytest.mark.parametrize("echo", [True, False])
+def test_an_api_that_caps_per_page_is_read_exactly_once(echo: bool) -> None:
+    """per_page=100 asked, 40 served: paged by the size the API says it used, or by next_page if it says nothing."""
+    rng = random.Random(11)
+    records = make_records(2_000, rng)
+    api = SimAPI(records, rng, max_per_page=40, echo_per_page=echo)
+    walk = RangeWalk(START, END)
+    out = drive(walk, api, rng)
+    check_exactly_once(out, api, records)
+    if echo:
+        assert api.requests == math.ceil(2_000 / 40) and walk.rejected == 0
