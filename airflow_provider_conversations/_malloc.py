@@ -18,26 +18,29 @@ import threading
 
 _M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 _THRESHOLD = 128 * 1024
-_done = False
+_pinned: bool | None = None  # None: not tried yet
 _lock = threading.Lock()
 
 
 def pin_mmap_threshold() -> bool:
     """Fix glibc's mmap threshold at 128 KiB for this process (once); return whether it was set.
 
-    A no-op on other platforms and C libraries, and when the environment already sets it.
+    A no-op on other platforms and C libraries. Later calls return the first call's result.
     """
-    global _done
+    global _pinned
     with _lock:
-        if _done:
-            return True
-        _done = True
-        if not sys.platform.startswith("linux"):
-            return False
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            mallopt = libc.mallopt
-        except (OSError, AttributeError):
-            return False  # not glibc (e.g. musl has no mallopt)
-        mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-        return bool(mallopt(_M_MMAP_THRESHOLD, _THRESHOLD))
+        if _pinned is None:
+            _pinned = _mallopt()
+        return _pinned
+
+
+def _mallopt() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc (e.g. musl has no mallopt)
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, _THRESHOLD))

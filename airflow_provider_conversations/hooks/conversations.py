@@ -305,13 +305,8 @@ class ConversationsHook(BaseHook):
     ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
         """Read ``[created_at_gte, created_at_lt)``; yield each page in order with its new records.
 
-        See :meth:`iter_timed_pages`; records come without the parsed timestamp.
-
-        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
-        :param created_at_lt: exclusive upper bound.
-        :param filters: further filters (no ``created_at`` bounds).
-        :param per_page: records per request, 1..100.
-        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
+        The arguments and the read are those of :meth:`iter_timed_pages`; records come without the
+        parsed timestamp.
         """
         for page, timed in self.iter_timed_pages(
             created_at_gte, created_at_lt, filters, per_page=per_page, max_concurrency=max_concurrency
