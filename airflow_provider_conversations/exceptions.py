@@ -7,7 +7,7 @@ attributes, never on message text.
 
 from __future__ import annotations
 
-from airflow.exceptions import AirflowException
+from airflow_provider_conversations.version_compat import AirflowException
 
 
 class ConversationsFilterError(ValueError):

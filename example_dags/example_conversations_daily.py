@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.providers.common.compat.sdk import DAG  # airflow.sdk on 3.x, airflow.models on 2.11
 
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.sensors.conversations import ConversationsSensor
+from airflow_provider_conversations.version_compat import CronDataIntervalTimetable
 
 with DAG(
     dag_id="example_conversations_daily",

@@ -11,7 +11,6 @@ from functools import cached_property
 from typing import Any
 
 import requests
-from airflow.sdk import BaseHook
 
 from airflow_provider_conversations._malloc import pin_mmap_threshold
 from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
@@ -20,16 +19,11 @@ from airflow_provider_conversations.exceptions import ConversationsAPIError
 from airflow_provider_conversations.filters import ConversationFilters, count_params, paging_params, validate_range
 from airflow_provider_conversations.ratelimit import RateLimitPacer
 from airflow_provider_conversations.retry import RetryPolicy
+from airflow_provider_conversations.version_compat import BaseHook, mask_secret
 from airflow_provider_conversations.walk import PageRequest, RangeWalk, TimedRecord
 from airflow_provider_conversations.wire import Page, parse_page, total_count
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
-
-
-def _mask(secret: str) -> None:
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(secret)
 
 
 class ConversationsHook(BaseHook):
@@ -99,7 +93,7 @@ class ConversationsHook(BaseHook):
     @cached_property
     def settings(self) -> ConnectionSettings:
         """The checked connection settings (the token is registered with the secrets masker)."""
-        return settings_from_connection(self.get_connection(self.conversations_conn_id), mask=_mask)
+        return settings_from_connection(self.get_connection(self.conversations_conn_id), mask=mask_secret)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:

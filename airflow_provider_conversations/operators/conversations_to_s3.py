@@ -6,17 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
 from airflow_provider_conversations.filters import MAX_PER_PAGE, format_timestamp
 from airflow_provider_conversations.layout import PartitionLayout, check_compression
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
+from airflow_provider_conversations.version_compat import BaseOperator
 from airflow_provider_conversations.windows import check_window_size, split_windows
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_provider_conversations.version_compat import Context
 
 
 class ConversationsToS3Operator(BaseOperator):

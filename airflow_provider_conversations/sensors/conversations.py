@@ -7,16 +7,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
-
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsFilterError
 from airflow_provider_conversations.filters import ConversationFilters, format_timestamp
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.triggers.conversations import EVENT_STATUSES, ConversationsTrigger
+from airflow_provider_conversations.version_compat import (
+    AirflowException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_provider_conversations.version_compat import Context
 
 
 class ConversationsSensor(BaseSensorOperator):

@@ -14,6 +14,7 @@ from airflow_provider_conversations.connection import ConnectionSettings, settin
 from airflow_provider_conversations.exceptions import ConversationsAPIError
 from airflow_provider_conversations.filters import ConversationFilters, count_params
 from airflow_provider_conversations.retry import RetryPolicy
+from airflow_provider_conversations.version_compat import get_async_connection, get_async_extra_dejson
 from airflow_provider_conversations.wire import parse_page, total_count
 
 #: Every status a :class:`ConversationsTrigger` event may carry; the sensor validates against it.
@@ -21,15 +22,11 @@ EVENT_STATUSES = ("success", "timeout", "error")
 
 
 async def _connection_settings(conn_id: str) -> ConnectionSettings:
-    """Read the connection without blocking the event loop (and without masking: not allowed here)."""
-    try:
-        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-    except ImportError:  # an older common-compat: read it in a worker thread
-        from airflow.sdk import BaseHook
-        from asgiref.sync import sync_to_async
+    """Read the connection without blocking the event loop (and without masking: not allowed here).
 
-        conn = await sync_to_async(BaseHook.get_connection)(conn_id)
-        return settings_from_connection(conn, extra=await sync_to_async(lambda: conn.extra_dejson)())
+    Airflow 3 refuses a synchronous connection look-up inside a trigger; the async getter picks what
+    the installed version allows (its own async look-up, or the synchronous one in a worker thread).
+    """
     conn = await get_async_connection(conn_id)
     return settings_from_connection(conn, extra=await get_async_extra_dejson(conn))
 

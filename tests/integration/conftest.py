@@ -76,9 +76,10 @@ def read_objects(s3_client, bucket: str, prefix: str = "") -> dict[str, bytes]:
 
 DAG_TEMPLATE = """\
 import datetime
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.providers.common.compat.sdk import DAG
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.sensors.conversations import ConversationsSensor
+from airflow_provider_conversations.version_compat import CronDataIntervalTimetable
 
 with DAG({dag_id!r}, schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
          start_date=datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc), catchup=False,
