@@ -115,3 +115,23 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "password": "API key or OAuth access token",
     },
 }
+
+
+def form_widgets() -> dict[str, Any]:
+    """Return the wtforms widgets of :data:`EXTRA_FIELDS` (Airflow 3.0/3.1's connection form; imports wtforms)."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import IntegerField, StringField
+    from wtforms.validators import NumberRange, Optional
+
+    widgets: dict[str, Any] = {}
+    for spec in EXTRA_FIELDS:
+        field_class = IntegerField if spec.kind is int else StringField
+        validators = [Optional(), NumberRange(min=spec.minimum, max=spec.maximum)] if spec.kind is int else []
+        widgets[spec.name] = field_class(
+            lazy_gettext(spec.label),
+            validators=validators,
+            widget=BS3TextFieldWidget(),
+            description=spec.description,
+        )
+    return widgets

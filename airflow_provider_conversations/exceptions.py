@@ -1,8 +1,13 @@
 """Errors raised by the Conversations provider.
 
-Validation errors subclass :class:`ValueError` and are raised before any I/O. API errors subclass
-:class:`~airflow.exceptions.AirflowException` and carry what the API said, so callers branch on
-attributes, never on message text.
+Two families, so callers can tell a mistake in the task's arguments from a failed outcome:
+
+* bad arguments subclass :class:`ConversationsArgumentError` (a :class:`ValueError`) and are raised
+  before any I/O, with a message naming the field, the value and what is allowed;
+* I/O outcomes subclass Airflow's ``AirflowException`` (imported, like every Airflow exception of the
+  provider, from :mod:`airflow_provider_conversations.version_compat`): what the API answered
+  (:class:`ConversationsAPIError`, carrying attributes callers branch on, never on message text), or
+  an S3 destination that cannot be used (:class:`ConversationsDestinationError`).
 """
 
 from __future__ import annotations
@@ -10,12 +15,20 @@ from __future__ import annotations
 from airflow_provider_conversations.version_compat import AirflowException
 
 
-class ConversationsFilterError(ValueError):
-    """A filter, range or paging argument is invalid. Raised before any HTTP request."""
+class ConversationsArgumentError(ValueError):
+    """An argument is invalid. The base of every error raised before any I/O."""
 
 
-class ConversationsConnectionError(ValueError):
+class ConversationsFilterError(ConversationsArgumentError):
+    """A filter, range, paging or task argument is invalid. Raised before any HTTP request."""
+
+
+class ConversationsConnectionError(ConversationsArgumentError):
     """The Airflow connection is incomplete or unsafe (no token, bad URL, plain http, bad extras)."""
+
+
+class ConversationsDestinationError(AirflowException):
+    """The S3 destination cannot be used: the bucket does not exist or is not reachable."""
 
 
 class ConversationsAPIError(AirflowException):

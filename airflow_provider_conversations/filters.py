@@ -2,19 +2,38 @@
 
 This module is pure (no I/O). :data:`WIRE_NAMES` is the single table of query-parameter names;
 the API silently ignores names it does not know, so a misspelling here would return every record.
-Names marked *assumed* in ``api-notes.md`` are kept here and only here.
+What the vendor does not document (the list encoding, :data:`LIST_SUFFIX`) is an assumption kept
+here and only here; the provider docs (``docs/hook.rst``, "Filters") list the wire names.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar
 
+from airflow_provider_conversations.checks import check_int
 from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.timestamps import format_timestamp, parse_timestamp
+
+__all__ = [
+    "LANGUAGE_CODES",
+    "LIST_SUFFIX",
+    "MAX_PER_PAGE",
+    "MEDIA_TYPES",
+    "PLATFORMS",
+    "SORT_BY",
+    "SORT_DIRECTIONS",
+    "WIRE_NAMES",
+    "ConversationFilters",
+    "count_params",
+    "format_timestamp",  # from timestamps, kept importable from here
+    "paging_params",
+    "parse_timestamp",  # from timestamps, kept importable from here
+    "validate_range",
+]
 
 LANGUAGE_CODES: tuple[str, ...] = (
     "en-AU",
@@ -87,61 +106,6 @@ WIRE_NAMES: dict[str, str] = {
 #: How a list value is encoded: Rails parses repeated ``name[]=a&name[]=b`` as a list (*assumed*).
 LIST_SUFFIX = "[]"
 
-_TS_RE = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<frac>\d+))?"
-    r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
-)
-
-
-def parse_timestamp(value: str | datetime, name: str, *, assume_utc: bool = False) -> datetime:
-    """Parse an aware datetime or ISO-8601 string into an aware UTC :class:`datetime`.
-
-    :param value: a timezone-aware datetime or an ISO-8601 string with an offset (``Z`` or ``+hh:mm``).
-    :param name: the field name, for the error message.
-    :param assume_utc: treat a value without offset as UTC instead of rejecting it (used for
-        timestamps the API returns, never for user input).
-    """
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        match = _TS_RE.match(value.strip())
-        if not match:
-            raise ConversationsFilterError(
-                f"{name}: {value!r} is not an ISO-8601 timestamp (expected e.g. '2025-02-13T22:11:57.792000Z')"
-            )
-        time_part = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
-        frac = (match["frac"] or "0")[:6].ljust(6, "0")
-        tz = match["tz"] or ""
-        if tz in ("Z", "z"):
-            tz = "+00:00"
-        elif tz and ":" not in tz:
-            tz = f"{tz[:3]}:{tz[3:] or '00'}"
-        try:
-            dt = datetime.fromisoformat(f"{match['date']}T{time_part}.{frac}{tz}")
-        except ValueError as err:
-            raise ConversationsFilterError(f"{name}: {value!r} is not a valid timestamp ({err})") from None
-    else:
-        raise ConversationsFilterError(
-            f"{name}: expected a timezone-aware datetime or an ISO-8601 string, got {type(value).__name__}"
-        )
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        if not assume_utc:
-            raise ConversationsFilterError(
-                f"{name}: {value!r} has no timezone; pass an aware datetime or a string ending in 'Z' "
-                "or '+00:00' (naive times are ambiguous)"
-            )
-        dt = dt.replace(tzinfo=timezone.utc)
-    utc = dt.astimezone(timezone.utc)
-    # A plain datetime, even from pendulum (Airflow's context): its arithmetic differs from the stdlib's.
-    return datetime(
-        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
-    )
-
-
-def format_timestamp(dt: datetime) -> str:
-    """Format an aware datetime as the API expects: UTC ISO-8601 with microseconds, ``Z`` suffix."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
 
 def _choice(value: Any, name: str, allowed: Sequence[str], *, case_insensitive: bool = False) -> str:
     if isinstance(value, str):
@@ -149,20 +113,6 @@ def _choice(value: Any, name: str, allowed: Sequence[str], *, case_insensitive: 
         if candidate in allowed:
             return candidate
     raise ConversationsFilterError(f"{name}: {value!r} is not allowed; allowed values: {', '.join(allowed)}")
-
-
-def _int(value: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        number = int(value.strip())
-    bounds = f"[{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
-    if number is None:
-        raise ConversationsFilterError(f"{name}: expected an integer {bounds}, got {value!r}")
-    if number < minimum or (maximum is not None and number > maximum):
-        raise ConversationsFilterError(f"{name}: {number} is out of range; allowed: {bounds}")
-    return number
 
 
 def _bool(value: Any, name: str) -> bool:
@@ -272,7 +222,7 @@ class ConversationFilters:
         if name.startswith(("created_at_", "updated_at_")):
             return parse_timestamp(value, name)
         if name.startswith("duration_"):
-            return _int(value, name, minimum=0)
+            return check_int(value, name, minimum=0, strings=True)
         if name == "language_code":
             return _choice(value, name, LANGUAGE_CODES)
         if name == "platform":
@@ -370,8 +320,8 @@ def paging_params(
             WIRE_NAMES["sort_direction"],
             _choice(sort_direction, "sort_direction", SORT_DIRECTIONS, case_insensitive=True),
         ),
-        (WIRE_NAMES["per_page"], str(_int(per_page, "per_page", minimum=1, maximum=MAX_PER_PAGE))),
-        (WIRE_NAMES["page"], str(_int(page, "page", minimum=1))),
+        (WIRE_NAMES["per_page"], str(check_int(per_page, "per_page", minimum=1, maximum=MAX_PER_PAGE, strings=True))),
+        (WIRE_NAMES["page"], str(check_int(page, "page", minimum=1, strings=True))),
         (
             WIRE_NAMES["include_paging_counts"],
             "true" if _bool(include_paging_counts, "include_paging_counts") else "false",

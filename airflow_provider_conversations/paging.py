@@ -24,41 +24,33 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError, ConversationsResponseError
-from airflow_provider_conversations.filters import (
-    MAX_PER_PAGE,
-    WIRE_NAMES,
-    ConversationFilters,
-    format_timestamp,
-    paging_params,
-    parse_timestamp,
-)
+from airflow_provider_conversations.filters import MAX_PER_PAGE, WIRE_NAMES, ConversationFilters, paging_params
+from airflow_provider_conversations.timestamps import format_timestamp, parse_api_timestamp
 
 #: Filter fields the keyset cursor owns; a caller's filters must leave them unset.
 CURSOR_FIELDS = ("created_at_lt", "created_at_lte", "created_at_gt", "created_at_gte")
 
 
-def _fast_utc(value: Any) -> datetime | None:
-    """The API's own format, ``2025-02-13T22:11:57.792000Z``, without the general parser (a hot path)."""
-    if type(value) is str and len(value) == 27 and value[26] == "Z" and value[10] == "T" and value[19] == ".":
-        try:
-            return datetime(
-                int(value[0:4]),
-                int(value[5:7]),
-                int(value[8:10]),
-                int(value[11:13]),
-                int(value[14:16]),
-                int(value[17:19]),
-                int(value[20:26]),
-                tzinfo=timezone.utc,
-            )
-        except ValueError:
-            return None
-    return None
+def check_no_range_filters(
+    filters: ConversationFilters, *, why: str = "cannot be combined with a created_at range"
+) -> ConversationFilters:
+    """Return ``filters`` if they leave the ``created_at`` bounds (:data:`CURSOR_FIELDS`) unset, else raise.
+
+    A range read owns those bounds: a caller's own would be overwritten, or contradict the range.
+
+    :param filters: the caller's further filters.
+    :param why: the end of the error message, after the offending names (the caller's own wording).
+    :raises ConversationsFilterError: ``"filters: <names> <why>"``.
+    """
+    clash = [name for name in CURSOR_FIELDS if getattr(filters, name) is not None]
+    if clash:
+        raise ConversationsFilterError(f"filters: {', '.join(clash)} {why}")
+    return filters
 
 
 def record_created_at(record: Any) -> datetime:
@@ -67,11 +59,8 @@ def record_created_at(record: Any) -> datetime:
         raise ConversationsResponseError(
             f"a conversation without 'id' or 'created_at' in the response: {str(record)[:200]}"
         )
-    fast = _fast_utc(record["created_at"])
-    if fast is not None:
-        return fast
     try:
-        return parse_timestamp(record["created_at"], "created_at", assume_utc=True)
+        return parse_api_timestamp(record["created_at"])
     except ValueError as err:
         raise ConversationsResponseError(f"conversation {record['id']}: {err}") from None
 
@@ -110,9 +99,7 @@ class KeysetCursor:
 
     def __post_init__(self) -> None:
         self.bound = self.start
-        clash = [name for name in CURSOR_FIELDS if getattr(self.filters, name) is not None]
-        if clash:
-            raise ConversationsFilterError(f"filters: {', '.join(clash)} cannot be combined with a created_at range")
+        check_no_range_filters(self.filters)
 
     def params(self) -> list[tuple[str, str]]:
         """Return the query parameters of the next request."""

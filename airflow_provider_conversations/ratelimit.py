@@ -11,19 +11,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 
-from airflow_provider_conversations.retry import retry_after_seconds
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            try:
-                return int(float(value))
-            except ValueError:
-                return None
-    return None
+from airflow_provider_conversations.headers import int_header, retry_after_seconds, server_time
 
 
 class RateLimitPacer:
@@ -119,8 +108,8 @@ class RateLimitPacer:
         :param reserved: the cost reserved by :meth:`acquire`.
         :param status: response status; a 429 means the window is exhausted.
         """
-        remaining = _header_int(headers, "x-ratelimit-remaining-minute")
-        cost = _header_int(headers, "x-ratelimit-endpoint-cost")
+        remaining = int_header(headers, "x-ratelimit-remaining-minute")
+        cost = int_header(headers, "x-ratelimit-endpoint-cost")
         retry_after = retry_after_seconds(headers) if status == 429 else None
         with self._lock:
             now = self._clock()
@@ -160,11 +149,5 @@ class RateLimitPacer:
         if self.window_seconds < 10:
             # The Date header's 1 s resolution says nothing useful about so short a window.
             return self.window_seconds
-        for key, value in headers.items():
-            if key.lower() == "date":
-                try:
-                    ts = parsedate_to_datetime(value).timestamp()
-                except (TypeError, ValueError):
-                    break
-                return self.window_seconds - (ts % self.window_seconds)
-        return self.window_seconds
+        clock = server_time(headers)
+        return self.window_seconds - (clock % self.window_seconds) if clock is not None else self.window_seconds

@@ -7,50 +7,20 @@ response arrived); :class:`RetryPolicy` alone decides whether and how long to wa
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
 
+# Moved to headers; kept importable from here.
+from airflow_provider_conversations.headers import retry_after_seconds as retry_after_seconds
+from airflow_provider_conversations.headers import server_time as server_time
+
+if TYPE_CHECKING:
+    from airflow_provider_conversations.connection import ConnectionSettings
+
 #: Statuses worth another try: throttling and server-side failures.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Return the ``Retry-After`` of a response in seconds (a number or an HTTP date), if any.
-
-    :param headers: response headers.
-    :param now: the current time, for an HTTP-date value (for tests).
-    """
-    value = _header(headers, "retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - (now or datetime.now(timezone.utc))).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-def server_time(headers: Mapping[str, str]) -> float | None:
-    """The server's clock from the ``Date`` header, as epoch seconds (1 s resolution)."""
-    value = _header(headers, "date")
-    try:
-        return parsedate_to_datetime(value).timestamp() if value else None
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -72,6 +42,18 @@ class RetryPolicy:
     jitter: float = 0.25
     rate_limit_window: float = 60.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: ConnectionSettings) -> RetryPolicy:
+        """Build the policy a connection asks for (its ``max_retries``, ``backoff_base`` and rate-limit window).
+
+        :param settings: the checked connection settings.
+        """
+        return cls(
+            max_retries=settings.max_retries,
+            backoff_base=settings.backoff_base,
+            rate_limit_window=settings.rate_limit_window_seconds,
+        )
 
     def is_retryable(self, error: BaseException) -> bool:
         """Return whether ``error`` is transient: a 429, a 5xx, a timeout or a lost connection."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.filters import ConversationFilters, validate_range
-from airflow_provider_conversations.paging import CURSOR_FIELDS
+from airflow_provider_conversations.paging import check_no_range_filters
 
 
 def is_template(value: Any) -> bool:
@@ -24,13 +24,10 @@ def is_template(value: Any) -> bool:
 
 def check_filters(filters: Any) -> ConversationFilters:
     """Validate a task's ``filters``: the hook's filters minus the ``created_at`` bounds."""
-    parsed = ConversationFilters.from_mapping(filters)
-    clash = [name for name in CURSOR_FIELDS if getattr(parsed, name) is not None]
-    if clash:
-        raise ConversationsFilterError(
-            f"filters: {', '.join(clash)} cannot be a filter here; pass created_at_gte/created_at_lt instead"
-        )
-    return parsed
+    return check_no_range_filters(
+        ConversationFilters.from_mapping(filters),
+        why="cannot be a filter here; pass created_at_gte/created_at_lt instead",
+    )
 
 
 def resolve_range(

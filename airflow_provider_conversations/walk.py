@@ -33,17 +33,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
-from airflow_provider_conversations.exceptions import ConversationsFilterError, ConversationsResponseError
-from airflow_provider_conversations.filters import (
-    MAX_PER_PAGE,
-    WIRE_NAMES,
-    ConversationFilters,
-    format_timestamp,
-    paging_params,
-)
-from airflow_provider_conversations.paging import CURSOR_FIELDS, KeysetCursor, record_created_at
+from airflow_provider_conversations.exceptions import ConversationsResponseError
+from airflow_provider_conversations.filters import MAX_PER_PAGE, WIRE_NAMES, ConversationFilters, paging_params
+from airflow_provider_conversations.paging import KeysetCursor, check_no_range_filters, record_created_at
+from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.wire import Page
 
 #: Pages a chunk reads by number: pages 1-100 cost 1 point each on the real API, page 101 costs 3.
@@ -51,6 +46,25 @@ MAX_CHUNK_PAGES = 100
 
 #: A record as the API returned it, with its parsed ``created_at``.
 TimedRecord = tuple[dict[str, Any], datetime]
+
+
+class RangePage(NamedTuple):
+    """One page of a range read, in order: the API's answer and the records it adds.
+
+    A tuple, so ``page, timed = range_page`` works as well.
+
+    :param page: the API's answer (its paging metadata and rate-limit headers).
+    :param timed: the records it adds (new, in range, in ``created_at`` order), each with its parsed
+        ``created_at``.
+    """
+
+    page: Page
+    timed: list[TimedRecord]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The records it adds, exactly as the API returned them."""
+        return [record for record, _ in self.timed]
 
 
 @dataclass(frozen=True)
@@ -108,9 +122,7 @@ class RangeWalk:
     ) -> None:
         self.start, self.end = start, end
         self.filters = filters or ConversationFilters()
-        clash = [name for name in CURSOR_FIELDS if getattr(self.filters, name) is not None]
-        if clash:
-            raise ConversationsFilterError(f"filters: {', '.join(clash)} cannot be combined with a created_at range")
+        check_no_range_filters(self.filters)
         paging_params(per_page=per_page)  # validates per_page before any request
         self.per_page, self.max_chunk_pages = per_page, max_chunk_pages
         self.done = False

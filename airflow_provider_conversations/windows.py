@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.filters import format_timestamp, validate_range
+from airflow_provider_conversations.filters import validate_range
+from airflow_provider_conversations.timestamps import format_timestamp
 
 DAY = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
-from airflow_provider_conversations.retry import retry_after_seconds, server_time
+from airflow_provider_conversations.headers import header, int_header, retry_after_seconds, server_time
 
 _STATUS_HINTS = {
     401: "the API rejected the token (401 Unauthorized): check the connection's password",
@@ -17,13 +17,6 @@ _STATUS_HINTS = {
     422: "the API rejected a parameter value (422 Unprocessable Entity)",
     429: "rate limited by the API (429 Too Many Requests)",
 }
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 @dataclass(frozen=True)
@@ -57,14 +50,6 @@ class Page:
         return int(value) if isinstance(value, (int, float, str)) and str(value).isdigit() else None
 
 
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = _header(headers, name)
-    try:
-        return int(float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _redact(text: str | None, secret: str | None) -> str | None:
     return text.replace(secret, "***") if text and secret else text
 
@@ -88,7 +73,7 @@ def error_for_status(
 ) -> ConversationsAPIError:
     """Build the typed error for a non-2xx answer (``secret`` is blanked out of the API's message)."""
     if 300 <= status < 400:
-        where = _header(headers, "location") or "?"
+        where = header(headers, "location") or "?"
         hint = (
             f"the API redirected ({status}) to {where.split('?')[0]}; redirects are not followed so the "
             "token never leaves the configured host: set the connection's host to the final URL"
@@ -101,7 +86,7 @@ def error_for_status(
         hint,
         status=status,
         api_message=_redact(_api_message(body), secret) if not 300 <= status < 400 else None,
-        request_id=_header(headers, "x-request-id"),
+        request_id=header(headers, "x-request-id"),
         retry_after=retry_after_seconds(headers) if status == 429 or status >= 500 else None,
         server_time=server_time(headers),
     )
@@ -117,7 +102,7 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: 
     """
     if not 200 <= status < 300:
         raise error_for_status(status, headers, body, secret=secret)
-    request_id = _header(headers, "x-request-id")
+    request_id = header(headers, "x-request-id")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -149,8 +134,8 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: 
     return Page(
         records=data,
         paging=paging,
-        cost=_int_header(headers, "x-ratelimit-endpoint-cost"),
-        remaining=_int_header(headers, "x-ratelimit-remaining-minute"),
+        cost=int_header(headers, "x-ratelimit-endpoint-cost"),
+        remaining=int_header(headers, "x-ratelimit-remaining-minute"),
         request_id=request_id,
     )
 

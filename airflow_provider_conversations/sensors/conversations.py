@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsFilterError
-from airflow_provider_conversations.filters import ConversationFilters, format_timestamp
+from airflow_provider_conversations.checks import check_positive
+from airflow_provider_conversations.exceptions import ConversationsAPIError
+from airflow_provider_conversations.filters import ConversationFilters
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
+from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.triggers.conversations import EVENT_STATUSES, ConversationsTrigger
 from airflow_provider_conversations.version_compat import (
     AirflowException,
@@ -59,8 +61,7 @@ class ConversationsSensor(BaseSensorOperator):
         self.filters = filters
         self.min_count = min_count
         self.deferrable = deferrable
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise ConversationsFilterError(f"min_count: expected an integer >= 1, got {min_count!r}")
+        check_positive(min_count, "min_count")
         if not is_template(filters):
             check_filters(filters)
         if not is_template([created_at_gte, created_at_lt]) and None not in (created_at_gte, created_at_lt):
