@@ -1,6 +1,6 @@
 """Export a range: API -> local JSONL parts per window -> S3, each window committed by a manifest written last.
 
-The range is read once, in ``created_at`` order (:meth:`ConversationsHook.iter_timed_pages`); records
+The range is read once, in ``created_at`` order (:meth:`ConversationsHook.read_pages`); records
 are routed into their windows' local part files, and a window is published as soon as the read has
 passed its end, while the read goes on. The protocol per window (documented in ``docs/layout.rst``):
 
@@ -28,9 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.filters import ConversationFilters, format_timestamp
+from airflow_provider_conversations.filters import ConversationFilters
 from airflow_provider_conversations.jsonl import JsonlPartWriter, LocalPart
 from airflow_provider_conversations.layout import PartitionLayout
+from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.walk import TimedRecord
 from airflow_provider_conversations.windows import Window
 from airflow_provider_conversations.wire import Page
@@ -153,6 +154,166 @@ class _OpenWindow:
         self.last_page = -1
 
 
+class RangeExport:
+    """Route the records of one ordered read into ``windows`` and publish each window once the read has passed it.
+
+    Drive it with :meth:`route` for every record in ``created_at`` order, then :meth:`finish`; on any
+    failure call :meth:`abort` (:func:`export_range` does all three). Windows are published by
+    ``publish_concurrency`` threads while the read goes on; at most ``2 x publish_concurrency``
+    windows wait read but unpublished, then :meth:`route` blocks (memory and disk stay bounded).
+
+    Failure semantics: a window is committed (its manifest written) only after every one of its parts
+    is uploaded, so a failed publish leaves that window uncommitted. Once a failed publish is known,
+    no further window is handed to the publishers; windows already handed over are still published.
+
+    :param windows: contiguous windows in order.
+    :param publisher: publishes a window (steps 2-5 of the module docstring).
+    :param filters: the filters of the read (recorded in the manifests).
+    :param max_records_per_file: records per data object, at most.
+    :param publish_concurrency: windows published at once (0: in the calling thread, the read waiting).
+    :param tmp_dir: where local part files go (default: the system's temp dir).
+    :param on_published: called with each window's result once it is committed (from a publishing thread).
+    """
+
+    def __init__(
+        self,
+        windows: list[Window],
+        publisher: WindowPublisher,
+        *,
+        filters: ConversationFilters,
+        max_records_per_file: int = 100_000,
+        publish_concurrency: int = 2,
+        tmp_dir: str | Path | None = None,
+        on_published: Callable[[WindowResult], None] | None = None,
+    ) -> None:
+        self.windows, self.publisher, self.filters = windows, publisher, filters
+        self.max_records_per_file, self.tmp_dir, self.on_published = max_records_per_file, tmp_dir, on_published
+        self.results = [WindowResult(w, manifest_key=publisher.layout.manifest_key(w)) for w in windows]
+        #: ``x-ratelimit-remaining-minute`` of the last page read, recorded in each window's result.
+        self.remaining_budget: int | None = None
+        self._slots = threading.BoundedSemaphore(2 * max(1, publish_concurrency))  # windows read, not published
+        self._pool = (
+            ThreadPoolExecutor(max_workers=publish_concurrency, thread_name_prefix="conversations-publish")
+            if publish_concurrency > 0
+            else None
+        )
+        self._publishing: list[Future[None]] = []
+        self._index = 0  # the window records go to now
+        self._open: _OpenWindow | None = None  # its local files, once it has a record
+        self._started = time.monotonic()
+
+    def items(self, pages: Iterable[tuple[Page, list[TimedRecord]]]) -> Iterator[_Item]:
+        """Flatten the read into ``(record, created_at, page serial)``, noting each page's remaining budget.
+
+        :param pages: the read, in ``created_at`` order.
+        """
+        for serial, (page, timed) in enumerate(pages):
+            if page.remaining is not None:
+                self.remaining_budget = page.remaining
+            for record, ts in timed:
+                yield record, ts, serial
+
+    def route(self, record: dict[str, Any], created_at: datetime, serial: int) -> None:
+        """Write one record into its window's local part files, closing first every window it has passed.
+
+        :param record: the record, exactly as the API returned it.
+        :param created_at: its parsed ``created_at`` (not before the previous record's).
+        :param serial: the serial number of the page it came on (counts the window's pages).
+        :raises Exception: a failed publish of an earlier window, or a local write error; call
+            :meth:`abort` then. Nothing of the current window has reached S3.
+        """
+        self.close_until(created_at)
+        if self._index >= len(self.windows):
+            raise RuntimeError(f"a record created at {format_timestamp(created_at)}, after the last window")
+        if self._open is None:
+            self._open = _OpenWindow(
+                self.results[self._index], self.publisher.layout, self.max_records_per_file, self.tmp_dir
+            )
+        self._open.writer.write(record)
+        if serial != self._open.last_page:
+            self._open.result.pages += 1
+            self._open.last_page = serial
+
+    def close_until(self, created_at: datetime | None) -> None:
+        """Hand every window that ends at or before ``created_at`` (``None``: every window left) to the publishers.
+
+        :param created_at: how far the read has come.
+        :raises Exception: the error of a publish that failed (before any further window is handed
+            over); call :meth:`abort` then.
+        """
+        while self._index < len(self.windows) and (created_at is None or created_at >= self.windows[self._index].end):
+            self._raise_failed_publish()
+            self._slots.acquire()  # blocks while too many windows wait to be published
+            try:
+                self._raise_failed_publish()  # one may have failed while we waited
+            except BaseException:
+                self._slots.release()
+                raise
+            result, state, started = self.results[self._index], self._open, self._started
+            result.remaining_budget = self.remaining_budget
+            self._open = None
+            if self._pool is None:
+                self.publish(result, state, started)
+            else:
+                self._publishing.append(self._pool.submit(self.publish, result, state, started))
+            self._index, self._started = self._index + 1, time.monotonic()
+
+    def publish(self, result: WindowResult, state: _OpenWindow | None, started: float) -> None:
+        """Finish a window's local parts, write its manifest bytes and publish it (steps 2-5).
+
+        Its local files are removed whatever happens.
+
+        :param result: the window's result, filled in here.
+        :param state: its local files (``None``: an empty window).
+        :param started: when the window's read began (``time.monotonic()``), for ``result.seconds``.
+        :raises Exception: what the publisher raised; the window then has no manifest (uncommitted).
+        """
+        try:
+            parts = state.writer.close() if state else []
+            result.records = sum(p.records for p in parts)
+            manifest = manifest_bytes(result.window, self.publisher.layout, parts, self.filters)
+            result.keys, result.deleted_stale = self.publisher.publish(result.window, parts, manifest)
+        finally:
+            if state:
+                state.tmp.cleanup()
+            self._slots.release()
+        result.seconds = time.monotonic() - started
+        if self.on_published:
+            self.on_published(result)
+
+    def finish(self) -> list[WindowResult]:
+        """Hand the windows left (empty ones included) to the publishers and wait until every one is committed.
+
+        :return: one result per window, in order.
+        :raises Exception: the first failed publish; windows handed over before it was known are
+            still published, no later window is handed over.
+        """
+        self.close_until(None)
+        self._shutdown()
+        for future in self._publishing:
+            future.result()
+        return self.results
+
+    def abort(self) -> None:
+        """After a failure: drop the open window's local files (nothing of it reached S3), and wait for
+        the windows already handed over, which are still published."""
+        if self._open is not None:
+            self._open.tmp.cleanup()
+            self._open = None
+        self._shutdown()
+
+    def _raise_failed_publish(self) -> None:
+        for future in [f for f in self._publishing if f.done()]:
+            self._publishing.remove(future)  # only windows still publishing are looked at next time
+            error = future.exception()
+            if error is not None:
+                raise error
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
 def export_range(
     pages: Iterable[tuple[Page, list[TimedRecord]]],
     windows: list[Window],
@@ -166,7 +327,7 @@ def export_range(
 ) -> list[WindowResult]:
     """Route the records of one ordered read of ``windows``' range into the windows and publish each.
 
-    :param pages: the read, in ``created_at`` order (:meth:`ConversationsHook.iter_timed_pages` over the
+    :param pages: the read, in ``created_at`` order (:meth:`ConversationsHook.read_pages` over the
         windows' whole range).
     :param windows: contiguous windows in order.
     :param publisher: publishes a window (steps 2-5).
@@ -176,80 +337,22 @@ def export_range(
         published in the calling thread, the read waiting meanwhile).
     :param tmp_dir: where local part files go (default: the system's temp dir).
     :param on_published: called with each window's result once it is committed (from a publishing thread).
-    :return: one result per window, in order. On a failure, windows already read are still published,
-        the others are not touched, and the error is raised.
+    :return: one result per window, in order. On a failure (of the read or of a publish), windows
+        already read are still published, the others are not touched, and the error is raised.
     """
-    results = [WindowResult(w, manifest_key=publisher.layout.manifest_key(w)) for w in windows]
-    slots = threading.BoundedSemaphore(2 * max(1, publish_concurrency))  # windows read, not yet published
-    futures: list[Future[None]] = []
-    pool = (
-        ThreadPoolExecutor(max_workers=publish_concurrency, thread_name_prefix="conversations-publish")
-        if publish_concurrency > 0
-        else None
+    export = RangeExport(
+        windows,
+        publisher,
+        filters=filters,
+        max_records_per_file=max_records_per_file,
+        publish_concurrency=publish_concurrency,
+        tmp_dir=tmp_dir,
+        on_published=on_published,
     )
-
-    def publish(index: int, state: _OpenWindow | None, started: float) -> None:
-        result = results[index]
-        try:
-            parts = state.writer.close() if state else []
-            result.records = sum(p.records for p in parts)
-            manifest = manifest_bytes(result.window, publisher.layout, parts, filters)
-            result.keys, result.deleted_stale = publisher.publish(result.window, parts, manifest)
-        finally:
-            if state:
-                state.tmp.cleanup()
-            slots.release()
-        result.seconds = time.monotonic() - started
-        if on_published:
-            on_published(result)
-
-    def close(index: int, state: _OpenWindow | None, started: float) -> None:
-        # Fail fast on a failed publish; only windows still publishing are kept to look at next time.
-        for future in [f for f in futures if f.done()]:
-            futures.remove(future)
-            error = future.exception()
-            if error is not None:
-                if state:
-                    state.tmp.cleanup()
-                raise error
-        slots.acquire()
-        if pool is None:
-            publish(index, state, started)
-        else:
-            futures.append(pool.submit(publish, index, state, started))
-
-    index, state, started, remaining = 0, None, time.monotonic(), None
-
-    def items() -> Iterator[_Item]:
-        nonlocal remaining
-        for serial, (page, timed) in enumerate(pages):
-            remaining = page.remaining if page.remaining is not None else remaining
-            for record, ts in timed:
-                yield record, ts, serial
-
     try:
-        for record, ts, serial in ties_sorted_by_id(items()):
-            while ts >= windows[index].end:
-                results[index].remaining_budget = remaining
-                close(index, state, started)
-                index, state, started = index + 1, None, time.monotonic()
-            if state is None:
-                state = _OpenWindow(results[index], publisher.layout, max_records_per_file, tmp_dir)
-            state.writer.write(record)
-            if serial != state.last_page:
-                state.result.pages += 1
-                state.last_page = serial
-        while index < len(windows):
-            results[index].remaining_budget = remaining
-            close(index, state, started)
-            index, state, started = index + 1, None, time.monotonic()
+        for record, ts, serial in ties_sorted_by_id(export.items(pages)):
+            export.route(record, ts, serial)
+        return export.finish()
     except BaseException:
-        if state is not None:
-            state.tmp.cleanup()
+        export.abort()
         raise
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
-    for future in futures:
-        future.result()
-    return results

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -14,16 +16,54 @@ import requests
 
 from airflow_provider_conversations._malloc import pin_mmap_threshold
 from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
-from airflow_provider_conversations.connection_form import CONN_TYPE, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_conversations.connection_form import CONN_TYPE, UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_conversations.exceptions import ConversationsAPIError
 from airflow_provider_conversations.filters import ConversationFilters, count_params, paging_params, validate_range
 from airflow_provider_conversations.ratelimit import RateLimitPacer
 from airflow_provider_conversations.retry import RetryPolicy
 from airflow_provider_conversations.version_compat import BaseHook, mask_secret
-from airflow_provider_conversations.walk import PageRequest, RangeWalk, TimedRecord
+from airflow_provider_conversations.walk import PageRequest, RangePage, RangeWalk
 from airflow_provider_conversations.wire import Page, parse_page, total_count
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
+
+
+@dataclass
+class RequestStats:
+    """What a hook's requests did, for the hook's lifetime (shared by its threads).
+
+    :param requests: attempts sent, retries included.
+    :param retries: attempts that were retries.
+    :param cost: rate-limit points spent (``x-ratelimit-endpoint-cost``; 1 when the API does not say).
+    :param throttled: 429 answers.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    cost: int = 0
+    throttled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` (thread-safe).
+
+        :param name: ``requests``, ``retries``, ``cost`` or ``throttled``.
+        :param n: the amount.
+        """
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a dict (the shape ``stats`` had before it was typed)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
+    def __getitem__(self, name: str) -> int:
+        warnings.warn(
+            f"hook.stats[{name!r}] is deprecated; read the attribute: hook.stats.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.as_dict()[name]
 
 
 class ConversationsHook(BaseHook):
@@ -55,12 +95,8 @@ class ConversationsHook(BaseHook):
         self.conversations_conn_id = conversations_conn_id
         self._retry_policy = retry_policy
         self._pacer = pacer
-        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "cost": 0, "throttled": 0}
-        self._stats_lock = threading.Lock()
-
-    def _count(self, key: str, n: int = 1) -> None:
-        with self._stats_lock:
-            self.stats[key] += n
+        #: What this hook's requests did (see :class:`RequestStats`).
+        self.stats = RequestStats()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conversations_conn_id={self.conversations_conn_id!r})"
@@ -73,22 +109,7 @@ class ConversationsHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Return the extra fields of the connection form (Airflow 3.0/3.1 only; needs wtforms)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
-        from wtforms.validators import NumberRange, Optional
-
-        widgets: dict[str, Any] = {}
-        for spec in EXTRA_FIELDS:
-            field_class = IntegerField if spec.kind is int else StringField
-            validators = [Optional(), NumberRange(min=spec.minimum, max=spec.maximum)] if spec.kind is int else []
-            widgets[spec.name] = field_class(
-                lazy_gettext(spec.label),
-                validators=validators,
-                widget=BS3TextFieldWidget(),
-                description=spec.description,
-            )
-        return widgets
+        return form_widgets()
 
     @cached_property
     def settings(self) -> ConnectionSettings:
@@ -98,11 +119,7 @@ class ConversationsHook(BaseHook):
     @cached_property
     def retry_policy(self) -> RetryPolicy:
         """The retry policy in force."""
-        return self._retry_policy or RetryPolicy(
-            max_retries=self.settings.max_retries,
-            backoff_base=self.settings.backoff_base,
-            rate_limit_window=self.settings.rate_limit_window_seconds,
-        )
+        return self._retry_policy or RetryPolicy.from_settings(self.settings)
 
     @cached_property
     def pacer(self) -> RateLimitPacer:
@@ -162,7 +179,7 @@ class ConversationsHook(BaseHook):
                 if stop is not None and stop.is_set():
                     self.pacer.release(ticket)
                     continue
-            self._count("requests")
+            self.stats.add("requests")
             try:
                 try:
                     response = session.get(
@@ -180,16 +197,16 @@ class ConversationsHook(BaseHook):
                 page = parse_page(response.status_code, response.headers, response.content, secret=settings.token)
             except ConversationsAPIError as err:
                 if err.status == 429:
-                    self._count("throttled")
+                    self.stats.add("throttled")
                 attempt += 1
                 delay = policy.wait_seconds(attempt, err)
                 if delay is None:
                     raise
-                self._count("retries")
+                self.stats.add("retries")
                 self.log.warning("Request failed (%s); retry %d/%d in %.1fs", err, attempt, policy.max_retries, delay)
                 self._sleep(delay, stop)
                 continue
-            self._count("cost", page.cost if page.cost is not None else 1)
+            self.stats.add("cost", page.cost if page.cost is not None else 1)
             return page
 
     def fetch_page(
@@ -209,7 +226,7 @@ class ConversationsHook(BaseHook):
         :param sort_by: ``created_at``, ``updated_at`` or ``duration``.
         :param sort_direction: ``ASC`` or ``DESC``.
         :param per_page: 1..100.
-        :param page: 1-based page number (pages past 100 cost more: prefer :meth:`iter_conversations`).
+        :param page: 1-based page number (pages past 100 cost more: prefer :meth:`read_pages`).
         :param include_paging_counts: ask for ``total_count`` and ``total_pages``.
         :param retry_policy: overrides the hook's retry policy for this call.
         """
@@ -222,24 +239,27 @@ class ConversationsHook(BaseHook):
         )
         return self._get(params, policy=retry_policy)
 
-    def iter_timed_pages(
+    def read_pages(
         self,
-        created_at_gte: datetime | str,
-        created_at_lt: datetime | str,
         filters: FiltersArg = None,
         *,
+        created_at_gte: datetime | str,
+        created_at_lt: datetime | str,
         per_page: int = 100,
         max_concurrency: int | None = None,
-    ) -> Iterator[tuple[Page, list[TimedRecord]]]:
-        """Read ``[created_at_gte, created_at_lt)``; yield each page in order with its new records.
+    ) -> Iterator[RangePage]:
+        """Read every conversation created in ``[created_at_gte, created_at_lt)``, page by page, in order.
 
-        Each record comes with its parsed ``created_at``, exactly once, in ``created_at`` order. Up to
-        ``max_concurrency`` requests are in flight at once (see :mod:`~airflow_provider_conversations.walk`
-        for how numbered pages are checked, so that records deleted meanwhile make no survivor skipped).
+        Each :class:`~airflow_provider_conversations.walk.RangePage` holds the API's answer and the
+        records it adds: each record exactly once, in ``created_at`` order, exactly as the API returned
+        it (``.records``; ``.timed`` pairs each with its parsed ``created_at``). Every request costs 1
+        point, and up to ``max_concurrency`` requests are in flight at once (see
+        :mod:`~airflow_provider_conversations.walk` for how numbered pages are checked, so that records
+        deleted meanwhile make no survivor skipped). Arguments are checked before any request.
 
+        :param filters: further filters (no ``created_at`` bounds), as for :meth:`count_conversations`.
         :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
         :param created_at_lt: exclusive upper bound.
-        :param filters: further filters (no ``created_at`` bounds).
         :param per_page: records per request, 1..100.
         :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
         """
@@ -252,7 +272,7 @@ class ConversationsHook(BaseHook):
                 for request in walk.requests(1, lookahead=lookahead):
                     walk.receive(request, self._get(request.params))
                 if walk.ready():
-                    yield walk.pop()
+                    yield RangePage(*walk.pop())
             self._log_walk(walk)
             return
         pin_mmap_threshold()  # response buffers read by several threads would fragment glibc's heaps
@@ -264,7 +284,7 @@ class ConversationsHook(BaseHook):
                 for request in walk.requests(concurrency - len(in_flight), lookahead=lookahead):
                     in_flight[pool.submit(self._get, request.params, stop=stop)] = request
                 if walk.ready():
-                    yield walk.pop()
+                    yield RangePage(*walk.pop())
                     continue
                 if not in_flight:
                     raise RuntimeError("the range walk waits for a page it did not ask for")  # a bug, not bad data
@@ -287,51 +307,6 @@ class ConversationsHook(BaseHook):
                 walk.rejected,
                 walk.mode,
             )
-
-    def iter_pages(
-        self,
-        created_at_gte: datetime | str,
-        created_at_lt: datetime | str,
-        filters: FiltersArg = None,
-        *,
-        per_page: int = 100,
-        max_concurrency: int | None = None,
-    ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
-        """Read ``[created_at_gte, created_at_lt)``; yield each page in order with its new records.
-
-        The arguments and the read are those of :meth:`iter_timed_pages`; records come without the
-        parsed timestamp.
-        """
-        for page, timed in self.iter_timed_pages(
-            created_at_gte, created_at_lt, filters, per_page=per_page, max_concurrency=max_concurrency
-        ):
-            yield page, [record for record, _ in timed]
-
-    def iter_conversations(
-        self,
-        created_at_gte: datetime | str,
-        created_at_lt: datetime | str,
-        filters: FiltersArg = None,
-        *,
-        per_page: int = 100,
-        max_concurrency: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every conversation created in ``[created_at_gte, created_at_lt)`` exactly once.
-
-        Records come in ``created_at`` order, exactly as the API returned them. Every request costs 1
-        point (pages 1-100 of a chunk; see :mod:`~airflow_provider_conversations.walk`), and up to
-        ``max_concurrency`` requests are in flight at once.
-
-        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
-        :param created_at_lt: exclusive upper bound.
-        :param filters: further filters (no ``created_at`` bounds).
-        :param per_page: records per request, 1..100.
-        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
-        """
-        for _, records in self.iter_pages(
-            created_at_gte, created_at_lt, filters, per_page=per_page, max_concurrency=max_concurrency
-        ):
-            yield from records
 
     def count_conversations(
         self,
@@ -362,3 +337,47 @@ class ConversationsHook(BaseHook):
             return False, str(err)
         budget = f"; rate-limit budget left this minute: {page.remaining}" if page.remaining is not None else ""
         return True, f"Connection successfully tested: {self.settings.endpoint} answered{budget}"
+
+    # -- kept for callers of 0.1.0: the same read, the range first (read_pages takes the filters first) --
+
+    def _old_read(
+        self, name: str, gte: datetime | str, lt: datetime | str, flt: FiltersArg, **kw: Any
+    ) -> Iterator[RangePage]:
+        warnings.warn(
+            f"ConversationsHook.{name} is deprecated; use read_pages(filters, created_at_gte=..., created_at_lt=...)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return self.read_pages(flt, created_at_gte=gte, created_at_lt=lt, **kw)
+
+    def iter_conversations(
+        self, created_at_gte: datetime | str, created_at_lt: datetime | str, filters: FiltersArg = None, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every conversation created in ``[created_at_gte, created_at_lt)`` exactly once, in order.
+
+        .. deprecated:: 0.1.0
+           Use :meth:`read_pages` and each page's ``records`` (same read, same keyword arguments).
+        """
+        pages = self._old_read("iter_conversations", created_at_gte, created_at_lt, filters, **kwargs)
+        return (record for page in pages for record in page.records)
+
+    def iter_pages(
+        self, created_at_gte: datetime | str, created_at_lt: datetime | str, filters: FiltersArg = None, **kwargs: Any
+    ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
+        """Yield ``(page, records)`` for ``[created_at_gte, created_at_lt)``.
+
+        .. deprecated:: 0.1.0
+           Use :meth:`read_pages` (``page.page``, ``page.records``).
+        """
+        pages = self._old_read("iter_pages", created_at_gte, created_at_lt, filters, **kwargs)
+        return ((page.page, page.records) for page in pages)
+
+    def iter_timed_pages(
+        self, created_at_gte: datetime | str, created_at_lt: datetime | str, filters: FiltersArg = None, **kwargs: Any
+    ) -> Iterator[RangePage]:
+        """Yield ``(page, timed records)`` for ``[created_at_gte, created_at_lt)``.
+
+        .. deprecated:: 0.1.0
+           Use :meth:`read_pages`, which yields the same pages.
+        """
+        return self._old_read("iter_timed_pages", created_at_gte, created_at_lt, filters, **kwargs)

@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.checks import check_int, check_positive
+from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsFilterError
 from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
-from airflow_provider_conversations.filters import MAX_PER_PAGE, format_timestamp
+from airflow_provider_conversations.filters import MAX_PER_PAGE
 from airflow_provider_conversations.layout import PartitionLayout, check_compression
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
+from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.version_compat import BaseOperator
 from airflow_provider_conversations.windows import check_window_size, split_windows
 
@@ -81,20 +83,10 @@ class ConversationsToS3Operator(BaseOperator):
         self.max_records_per_file = max_records_per_file
         self.compression = check_compression(compression)
         self.max_concurrency = max_concurrency
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
-        ):
-            raise ConversationsFilterError(f"max_concurrency: expected an integer >= 1, got {max_concurrency!r}")
-        if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
-            raise ConversationsFilterError(f"per_page: {per_page!r} is out of range; allowed: [1, {MAX_PER_PAGE}]")
-        if (
-            isinstance(max_records_per_file, bool)
-            or not isinstance(max_records_per_file, int)
-            or max_records_per_file < 1
-        ):
-            raise ConversationsFilterError(
-                f"max_records_per_file: expected an integer >= 1, got {max_records_per_file!r}"
-            )
+        if max_concurrency is not None:
+            check_positive(max_concurrency, "max_concurrency")
+        check_int(per_page, "per_page", minimum=1, maximum=MAX_PER_PAGE)
+        check_positive(max_records_per_file, "max_records_per_file")
         # Literals are checked now, templates after rendering.
         if not is_template(filters):
             check_filters(filters)
@@ -128,7 +120,9 @@ class ConversationsToS3Operator(BaseOperator):
         # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
         s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False})
         if not s3.check_for_bucket(self.s3_bucket):
-            raise ConversationsFilterError(f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable")
+            raise ConversationsDestinationError(
+                f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable"
+            )
 
         self.log.info(
             "Exporting conversations created in [%s, %s) in %d window(s) of %s to s3://%s/%s",
@@ -143,7 +137,9 @@ class ConversationsToS3Operator(BaseOperator):
         # One read of the whole range, in created_at order; each window is published once the read has
         # passed its end (two windows at a time), while the read goes on.
         results = export_range(
-            hook.iter_timed_pages(start, end, filters, per_page=self.per_page, max_concurrency=concurrency),
+            hook.read_pages(
+                filters, created_at_gte=start, created_at_lt=end, per_page=self.per_page, max_concurrency=concurrency
+            ),
             windows,
             WindowPublisher(s3, self.s3_bucket, layout),
             filters=filters,
@@ -157,10 +153,10 @@ class ConversationsToS3Operator(BaseOperator):
             total,
             len(results),
             concurrency,
-            hook.stats["requests"],
-            hook.stats["retries"],
-            hook.stats["throttled"],
-            hook.stats["cost"],
+            hook.stats.requests,
+            hook.stats.retries,
+            hook.stats.throttled,
+            hook.stats.cost,
         )
         return {
             "bucket": self.s3_bucket,
@@ -168,8 +164,8 @@ class ConversationsToS3Operator(BaseOperator):
             "created_at_gte": format_timestamp(start),
             "created_at_lt": format_timestamp(end),
             "records": total,
-            "requests": hook.stats["requests"],
-            "cost": hook.stats["cost"],
+            "requests": hook.stats.requests,
+            "cost": hook.stats.cost,
             "windows": [r.summary() for r in results],
         }
 
