@@ -109,14 +109,13 @@ class ConversationsTrigger(BaseTrigger):
         try:
             filters = ConversationFilters.from_mapping(self.filters)
             settings = await _connection_settings(self.conversations_conn_id)
-        except ValueError as err:
-            yield TriggerEvent({"status": "error", "message": str(err), "status_code": None})
+        except Exception as err:
+            # Bad filters, a missing or broken connection, a secrets backend down: end with an error event the
+            # sensor turns into a clear task failure, instead of crashing the trigger.
+            message = f"{type(err).__name__}: {err}" if not isinstance(err, ValueError) else str(err)
+            yield TriggerEvent({"status": "error", "message": message, "status_code": None})
             return
-        policy = RetryPolicy(
-            max_retries=settings.max_retries,
-            backoff_base=settings.backoff_base,
-            rate_limit_window=settings.rate_limit_window_seconds,
-        )
+        policy = RetryPolicy.from_settings(settings)
         failures, count = 0, 0
         async with aiohttp.ClientSession(headers=settings.headers) as session:
             while True:
