@@ -36,3 +36,9 @@ def set_conn(monkeypatch: pytest.MonkeyPatch):
         return conn_id
 
     return _set
+
+
+def read_records(hook, created_at_gte, created_at_lt, filters=None, **kwargs) -> list[dict]:
+    """Every record of ``hook.read_pages`` over the range, in order (what tests compare)."""
+    pages = hook.read_pages(filters, created_at_gte=created_at_gte, created_at_lt=created_at_lt, **kwargs)
+    return [record for page in pages for record in page.records]

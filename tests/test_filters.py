@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pendulum
 import pytest
@@ -10,9 +10,7 @@ from airflow_provider_conversations.filters import (
     LANGUAGE_CODES,
     PLATFORMS,
     ConversationFilters,
-    format_timestamp,
     paging_params,
-    parse_timestamp,
     validate_range,
 )
 
@@ -153,24 +151,6 @@ def test_from_mapping_accepts_rendered_strings():
     assert flt.is_api is True and flt.duration_gte == 100 and flt.title is None
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2025-02-13T22:11:57.792Z", datetime(2025, 2, 13, 22, 11, 57, 792000, tzinfo=timezone.utc)),
-        ("2025-02-13T22:11:57.123456789Z", datetime(2025, 2, 13, 22, 11, 57, 123456, tzinfo=timezone.utc)),
-        ("2025-02-13T23:11+01:00", datetime(2025, 2, 13, 22, 11, tzinfo=timezone.utc)),
-        ("2025-02-13 22:11:57+0000", datetime(2025, 2, 13, 22, 11, 57, tzinfo=timezone.utc)),
-    ],
-)
-def test_parse_timestamp_normalises_to_utc(text, expected):
-    assert parse_timestamp(text, "x") == expected
-
-
-def test_format_timestamp_has_microseconds_and_z():
-    dt = datetime(2025, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))
-    assert format_timestamp(dt) == "2025-01-01T00:00:00.000000Z"
-
-
 def test_validate_range_rejects_inverted_and_empty_ranges():
     with pytest.raises(ConversationsFilterError, match="empty or inverted"):
         validate_range("2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z")
@@ -178,8 +158,3 @@ def test_validate_range_rejects_inverted_and_empty_ranges():
         validate_range("2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
     with pytest.raises(ConversationsFilterError, match="created_at_lt: required"):
         validate_range("2025-01-01T00:00:00Z", None)
-
-
-def test_pendulum_input_becomes_a_plain_utc_datetime():
-    dt = parse_timestamp(pendulum.datetime(2025, 1, 1, 1, tz="Europe/Paris"), "x")
-    assert type(dt) is datetime and dt == datetime(2025, 1, 1, tzinfo=timezone.utc)

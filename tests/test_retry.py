@@ -5,8 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from airflow_provider_conversations.connection import ConnectionSettings
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
-from airflow_provider_conversations.retry import RetryPolicy, retry_after_seconds
+from airflow_provider_conversations.retry import RetryPolicy
 
 
 @pytest.mark.parametrize(
@@ -52,16 +53,17 @@ def test_retry_after_wins_over_backoff():
     assert policy.wait_seconds(1, ConversationsAPIError("x", status=429, retry_after=2.5)) == 2.5
 
 
-def test_retry_after_header_forms():
-    now = datetime(2026, 11, 26, 10, 0, 40, tzinfo=timezone.utc)
-    assert retry_after_seconds({"Retry-After": "3"}, now=now) == 3.0
-    assert retry_after_seconds({"retry-after": "0.25"}, now=now) == 0.25
-    assert retry_after_seconds({"Retry-After": "Thu, 26 Nov 2026 10:00:50 GMT"}, now=now) == 10.0
-    assert retry_after_seconds({}, now=now) is None
-
-
 def test_429_without_retry_after_waits_for_the_next_window():
     clock = datetime(2026, 11, 26, 10, 0, 45, tzinfo=timezone.utc).timestamp()
     err = ConversationsAPIError("x", status=429, server_time=clock)
     assert RetryPolicy(jitter=0.0).wait_seconds(1, err) == 15.0  # located by the server's Date header
     assert RetryPolicy(jitter=0.0, rate_limit_window=0.5).wait_seconds(1, err) == 0.5  # too short for Date
+
+
+def test_from_settings_takes_the_connections_retries_backoff_and_window():
+    settings = ConnectionSettings(
+        "https://api.example.com", "t", max_retries=7, backoff_base=0.2, rate_limit_window_seconds=5
+    )
+    policy = RetryPolicy.from_settings(settings)
+    assert (policy.max_retries, policy.backoff_base, policy.rate_limit_window) == (7, 0.2, 5.0)
+    assert (policy.backoff_max, policy.jitter) == (RetryPolicy.backoff_max, RetryPolicy.jitter)  # the rest: defaults

@@ -20,7 +20,8 @@ def test_reads_every_conversation_of_a_day_once(conversations_api, monkeypatch):
     use_fake(monkeypatch, conversations_api)
     day, next_day = datetime(2025, 1, 2, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC)
 
-    ids = [c["id"] for c in ConversationsHook().iter_conversations(day, next_day)]
+    pages = ConversationsHook().read_pages(created_at_gte=day, created_at_lt=next_day)
+    ids = [c["id"] for page in pages for c in page.records]
 
     assert len(ids) == len(set(ids))
     assert set(ids) == conversations_api.ids_in_range(day, next_day)
@@ -35,7 +36,8 @@ def test_survives_server_errors_and_a_tight_budget(conversations_api_factory, mo
     use_fake(monkeypatch, api, rate_limit_window_seconds=1, budget_per_minute=20, backoff_base=0.01)
     hook = ConversationsHook()
 
-    count = sum(1 for _ in hook.iter_conversations("2025-01-01T00:00:00Z", "2025-01-08T00:00:00Z"))
+    pages = hook.read_pages(created_at_gte="2025-01-01T00:00:00Z", created_at_lt="2025-01-08T00:00:00Z")
+    count = sum(len(page.records) for page in pages)
 
     assert count == 2000
-    assert hook.stats["retries"] >= api.stats.faults["error"] > 0
+    assert hook.stats.retries >= api.stats.faults["error"] > 0

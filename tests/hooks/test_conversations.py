@@ -16,7 +16,7 @@ from airflow_provider_conversations.exceptions import (
 )
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
 from airflow_provider_conversations.retry import RetryPolicy
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, read_records
 
 BASE = "https://api.example.com"
 URL = f"{BASE}/v2/conversations"
@@ -65,9 +65,9 @@ def test_invalid_filters_fail_before_any_request(hook, requests_mock):
     with pytest.raises(ConversationsFilterError, match="platform"):
         hook.fetch_page({"platform": "skype"})
     with pytest.raises(ConversationsFilterError, match="per_page"):
-        list(hook.iter_conversations("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", per_page=500))
+        read_records(hook, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", per_page=500)
     with pytest.raises(ConversationsFilterError, match="empty or inverted"):
-        list(hook.iter_conversations("2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"))
+        read_records(hook, "2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z")
     assert requests_mock.call_count == 0
 
 
@@ -84,7 +84,7 @@ def test_transient_failures_are_retried_then_succeed(hook, requests_mock, failur
     }[failure]
     requests_mock.get(URL, [first, ok])
     assert hook.fetch_page().records[0]["id"] == "a"
-    assert requests_mock.call_count == 2 and hook.stats["retries"] == 1
+    assert requests_mock.call_count == 2 and hook.stats.retries == 1
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
@@ -124,7 +124,7 @@ def test_keyset_iteration_moves_the_lower_bound_and_dedupes_the_boundary(hook, r
             {"json": body([rec(5, 5), rec(6, 6)])},
         ],
     )
-    ids = [r["id"] for r in hook.iter_conversations("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", per_page=3)]
+    ids = [r["id"] for r in read_records(hook, "2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", per_page=3)]
     assert ids == ["r1", "r2", "r3", "r4", "r5", "r6"]
     sent = [dict(query(r)) for r in requests_mock.request_history]
     assert [s["created_at[gte]"] for s in sent] == [
@@ -183,3 +183,70 @@ def test_ui_field_behaviour_hides_unused_fields():
     assert set(behaviour["hidden_fields"]) == {"schema", "login"}
     assert behaviour["relabeling"]["password"] == "API key / OAuth token"
     json.dumps(behaviour)
+
+
+def _tied_pages(requests_mock) -> None:
+    def rec(i: int, sec: int) -> dict:
+        return {"id": f"r{i}", "created_at": f"2025-01-01T00:00:{sec:02d}.000000Z"}
+
+    requests_mock.get(
+        URL,
+        [
+            {"json": body([rec(1, 1), rec(2, 2)], next_page=2), "headers": {"x-ratelimit-remaining-minute": "9"}},
+            {"json": body([rec(2, 2), rec(3, 3)])},
+        ],
+    )
+
+
+def test_read_pages_takes_count_conversations_argument_shape_and_yields_pages_in_order(hook, requests_mock):
+    _tied_pages(requests_mock)
+    pages = list(
+        hook.read_pages(
+            {"platform": "zoom"},
+            created_at_gte="2025-01-01T00:00:00Z",
+            created_at_lt="2025-01-01T01:00:00Z",
+            per_page=2,
+        )
+    )
+    assert [[r["id"] for r in p.records] for p in pages] == [["r1", "r2"], ["r3"]]
+    assert pages[0].page.remaining == 9 and [ts.second for _, ts in pages[0].timed] == [1, 2]
+    page, timed = pages[1]  # still a (page, timed records) pair
+    assert timed[0][0]["id"] == "r3" and page is pages[1].page
+    assert {dict(query(r))["platform"] for r in requests_mock.request_history} == {"zoom"}
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("iter_conversations", lambda out: [r["id"] for r in out]),
+        ("iter_pages", lambda out: [r["id"] for _page, records in out for r in records]),
+        ("iter_timed_pages", lambda out: [r["id"] for _page, timed in out for r, _ts in timed]),
+    ],
+)
+def test_retired_read_methods_warn_and_read_the_same(hook, requests_mock, name, shape):
+    _tied_pages(requests_mock)
+    with pytest.warns(DeprecationWarning, match=rf"ConversationsHook\.{name} is deprecated; use read_pages"):
+        out = getattr(hook, name)("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", {"platform": "zoom"}, per_page=2)
+    assert shape(list(out)) == ["r1", "r2", "r3"]
+    assert {dict(query(r))["platform"] for r in requests_mock.request_history} == {"zoom"}
+
+
+def test_stats_are_typed_and_the_old_dict_access_warns(hook, requests_mock):
+    requests_mock.get(
+        URL,
+        [
+            {"status_code": 429, "json": {}, "headers": {"Retry-After": "0"}},
+            {"json": body([]), "headers": {"x-ratelimit-endpoint-cost": "3"}},
+        ],
+    )
+    hook.fetch_page()
+    assert (hook.stats.requests, hook.stats.retries, hook.stats.throttled, hook.stats.cost) == (2, 1, 1, 3)
+    assert hook.stats.as_dict() == {"requests": 2, "retries": 1, "cost": 3, "throttled": 1}
+    with pytest.warns(DeprecationWarning, match=r"hook\.stats\.cost"):
+        assert hook.stats["cost"] == 3
+
+
+def test_retry_policy_comes_from_the_connection(set_conn):
+    set_conn(BASE, max_retries=2, backoff_base=0.5, rate_limit_window_seconds=30)
+    policy = ConversationsHook().retry_policy
+    assert (policy.max_retries, policy.backoff_base, policy.rate_limit_window) == (2, 0.5, 30.0)

@@ -122,25 +122,6 @@ def test_manual_run_without_interval_fails_clearly_before_any_io(api, s3_client,
     assert api.stats.requests == 0 and read_objects(s3_client, bucket) == {}
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"filters": {"platform": "skype"}}, "platform: 'skype' is not allowed"),
-        ({"filters": {"created_at_gte": "2025-01-01T00:00:00Z"}}, "pass created_at_gte/created_at_lt instead"),
-        ({"created_at_gte": "2025-01-02T00:00:00Z", "created_at_lt": "2025-01-01T00:00:00Z"}, "empty or inverted"),
-        ({"created_at_gte": "2025-01-01T00:00:00", "created_at_lt": "2025-01-02T00:00:00Z"}, "has no timezone"),
-        ({"compression": "zip"}, "compression: 'zip' is not supported"),
-        ({"window_size": timedelta(hours=5)}, "window_size: 5:00:00 must be whole seconds and divide one day"),
-        ({"per_page": 0}, "per_page: 0 is out of range"),
-        ({"max_records_per_file": 0}, "max_records_per_file"),
-    ],
-)
-def test_bad_literal_arguments_fail_at_construction(kwargs, message):
-    with pytest.raises(ConversationsFilterError) as exc:
-        ConversationsToS3Operator(task_id="x", s3_bucket="b", s3_prefix="p", **kwargs)
-    assert message in str(exc.value)
-
-
 def test_bad_rendered_filter_fails_before_any_request_or_write(api, s3_client, bucket, capsys):
     _run, ti = run_dag(
         "t_bad_render", s3_bucket=bucket, s3_prefix="p", filters={"platform": "{{ params.p }}"}, params={"p": "skype"}

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.sensors.conversations import ConversationsSensor
 from airflow_provider_conversations.testing import generate_conversations
 from tests.conftest import TOKEN
 from tests.integration.conftest import run_dag_source
@@ -82,31 +80,3 @@ def test_deferrable_sensor_fails_clearly_on_a_bad_token(api, set_conn, capsys):
     assert tis["wait"].state == "failed"
     out = capsys.readouterr().out
     assert "rejected the token (401 Unauthorized)" in out and "wrong-token" not in out
-
-
-def test_count_found_is_pushed_to_xcom(api):
-    api.add_records(generate_conversations(7, seed=9, start=DAY, end=DAY + timedelta(days=1)))
-    sensor = ConversationsSensor(task_id="s", min_count=5)
-    result = sensor.poke({"data_interval_start": DAY, "data_interval_end": LOGICAL})
-    assert result.is_done and result.xcom_value == 7
-    assert sensor.execute_complete({}, {"status": "success", "count": 7}) == 7
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"min_count": 0}, "min_count: expected an integer >= 1"),
-        ({"filters": {"media_type": "text"}}, "media_type: 'text' is not allowed"),
-        ({"created_at_gte": "2025-01-02T00:00:00Z", "created_at_lt": "2025-01-01T00:00:00Z"}, "empty or inverted"),
-    ],
-)
-def test_bad_arguments_fail_at_construction(kwargs, message):
-    with pytest.raises(ConversationsFilterError) as exc:
-        ConversationsSensor(task_id="s", **kwargs)
-    assert message in str(exc.value)
-
-
-def test_unexpected_event_is_refused():
-    sensor = ConversationsSensor(task_id="s")
-    with pytest.raises(Exception, match="unexpected event"):
-        sensor.execute_complete({}, {"status": "weird"})

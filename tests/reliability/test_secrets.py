@@ -33,7 +33,7 @@ from airflow_provider_conversations.operators.conversations_to_s3 import Convers
 from airflow_provider_conversations.sensors.conversations import ConversationsSensor
 from airflow_provider_conversations.testing import Faults, generate_conversations
 from airflow_provider_conversations.triggers.conversations import ConversationsTrigger
-from tests.conftest import conversations_conn
+from tests.conftest import conversations_conn, read_records
 from tests.integration.conftest import read_objects, run_dag_source
 
 SECRET = "tok-LEAKCHECK-9f3b2c"
@@ -143,7 +143,7 @@ def test_the_token_appears_in_no_log_xcom_rendered_field_exception_or_repr(
     api.faults.error_rate = 0.0
     set_connection(monkeypatch, api.url, WRONG, backoff_base=0.01)
     with pytest.raises(ConversationsAPIError, match="401") as exc:
-        list(ConversationsHook().iter_conversations(**RANGE))
+        read_records(ConversationsHook(), **RANGE)
     texts["hook 401 error"] = exception_text(exc.value)
     operator = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="q", window_size=timedelta(days=1))
     with pytest.raises(ConversationsAPIError, match="401") as exc:

@@ -101,3 +101,15 @@ def test_bad_connection_is_an_error_event(set_conn):
     set_conn("http://example.com")
     event = first_event(ConversationsTrigger("conversations_default", WINDOW))
     assert event["status"] == "error" and "plain http" in event["message"]
+
+
+def test_missing_connection_is_an_error_event_not_a_crash():
+    event = first_event(ConversationsTrigger("no_such_conn", WINDOW))
+    assert event["status"] == "error" and event["status_code"] is None
+    assert "no_such_conn" in event["message"]
+
+
+def test_bad_filters_are_an_error_event_naming_the_field(api):
+    event = first_event(ConversationsTrigger("conversations_default", {**WINDOW, "platform": "skype"}))
+    assert event["status"] == "error" and "platform: 'skype' is not allowed" in event["message"]
+    assert api.stats.requests == 0
