@@ -338,7 +338,7 @@ class ConversationsHook(BaseHook):
         budget = f"; rate-limit budget left this minute: {page.remaining}" if page.remaining is not None else ""
         return True, f"Connection successfully tested: {self.settings.endpoint} answered{budget}"
 
-    # -- kept for callers of 0.1.0: the same read, the range first (read_pages takes the filters first) --
+    # -- the earlier range-first forms, kept for their callers: the same read (read_pages takes the filters first)
 
     def _old_read(
         self, name: str, gte: datetime | str, lt: datetime | str, flt: FiltersArg, **kw: Any
@@ -355,8 +355,8 @@ class ConversationsHook(BaseHook):
     ) -> Iterator[dict[str, Any]]:
         """Yield every conversation created in ``[created_at_gte, created_at_lt)`` exactly once, in order.
 
-        .. deprecated:: 0.1.0
-           Use :meth:`read_pages` and each page's ``records`` (same read, same keyword arguments).
+        Deprecated (raises a :class:`DeprecationWarning`): use :meth:`read_pages` and each page's
+        ``records`` (the same read; the same keyword arguments).
         """
         pages = self._old_read("iter_conversations", created_at_gte, created_at_lt, filters, **kwargs)
         return (record for page in pages for record in page.records)
@@ -366,8 +366,8 @@ class ConversationsHook(BaseHook):
     ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
         """Yield ``(page, records)`` for ``[created_at_gte, created_at_lt)``.
 
-        .. deprecated:: 0.1.0
-           Use :meth:`read_pages` (``page.page``, ``page.records``).
+        Deprecated (raises a :class:`DeprecationWarning`): use :meth:`read_pages` (``page.page``,
+        ``page.records``).
         """
         pages = self._old_read("iter_pages", created_at_gte, created_at_lt, filters, **kwargs)
         return ((page.page, page.records) for page in pages)
@@ -377,7 +377,7 @@ class ConversationsHook(BaseHook):
     ) -> Iterator[RangePage]:
         """Yield ``(page, timed records)`` for ``[created_at_gte, created_at_lt)``.
 
-        .. deprecated:: 0.1.0
-           Use :meth:`read_pages`, which yields the same pages.
+        Deprecated (raises a :class:`DeprecationWarning`): use :meth:`read_pages`, which yields the
+        same pages.
         """
         return self._old_read("iter_timed_pages", created_at_gte, created_at_lt, filters, **kwargs)
