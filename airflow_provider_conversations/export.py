@@ -158,7 +158,7 @@ class RangeExport:
     """Route the records of one ordered read into ``windows`` and publish each window once the read has passed it.
 
     Drive it with :meth:`route` for every record in ``created_at`` order, then :meth:`finish`; on any
-    failure call :meth:`abort` (:func:`export_range` does all three). Windows are published by
+    failure call :meth:`abort` (:meth:`run` does all three). Windows are published by
     ``publish_concurrency`` threads while the read goes on; at most ``2 x publish_concurrency``
     windows wait read but unpublished, then :meth:`route` blocks (memory and disk stay bounded).
 
@@ -201,6 +201,20 @@ class RangeExport:
         self._index = 0  # the window records go to now
         self._open: _OpenWindow | None = None  # its local files, once it has a record
         self._started = time.monotonic()
+
+    def run(self, pages: Iterable[tuple[Page, list[TimedRecord]]]) -> list[WindowResult]:
+        """Route every record of the read, then finish; on any failure, abort and raise.
+
+        :param pages: the read, in ``created_at`` order.
+        :return: one result per window, in order.
+        """
+        try:
+            for record, ts, serial in ties_sorted_by_id(self.items(pages)):
+                self.route(record, ts, serial)
+            return self.finish()
+        except BaseException:
+            self.abort()
+            raise
 
     def items(self, pages: Iterable[tuple[Page, list[TimedRecord]]]) -> Iterator[_Item]:
         """Flatten the read into ``(record, created_at, page serial)``, noting each page's remaining budget.
@@ -315,15 +329,7 @@ class RangeExport:
 
 
 def export_range(
-    pages: Iterable[tuple[Page, list[TimedRecord]]],
-    windows: list[Window],
-    publisher: WindowPublisher,
-    *,
-    filters: ConversationFilters,
-    max_records_per_file: int = 100_000,
-    publish_concurrency: int = 2,
-    tmp_dir: str | Path | None = None,
-    on_published: Callable[[WindowResult], None] | None = None,
+    pages: Iterable[tuple[Page, list[TimedRecord]]], windows: list[Window], publisher: WindowPublisher, **options: Any
 ) -> list[WindowResult]:
     """Route the records of one ordered read of ``windows``' range into the windows and publish each.
 
@@ -331,28 +337,8 @@ def export_range(
         windows' whole range).
     :param windows: contiguous windows in order.
     :param publisher: publishes a window (steps 2-5).
-    :param filters: the filters of the read (recorded in the manifests).
-    :param max_records_per_file: records per data object, at most.
-    :param publish_concurrency: windows published at once while the read goes on (0: each window is
-        published in the calling thread, the read waiting meanwhile).
-    :param tmp_dir: where local part files go (default: the system's temp dir).
-    :param on_published: called with each window's result once it is committed (from a publishing thread).
+    :param options: the keyword arguments of :class:`RangeExport` (``filters`` is required).
     :return: one result per window, in order. On a failure (of the read or of a publish), windows
         already read are still published, the others are not touched, and the error is raised.
     """
-    export = RangeExport(
-        windows,
-        publisher,
-        filters=filters,
-        max_records_per_file=max_records_per_file,
-        publish_concurrency=publish_concurrency,
-        tmp_dir=tmp_dir,
-        on_published=on_published,
-    )
-    try:
-        for record, ts, serial in ties_sorted_by_id(export.items(pages)):
-            export.route(record, ts, serial)
-        return export.finish()
-    except BaseException:
-        export.abort()
-        raise
+    return RangeExport(windows, publisher, **options).run(pages)

@@ -38,6 +38,17 @@ def set_conn(monkeypatch: pytest.MonkeyPatch):
     return _set
 
 
+@pytest.fixture
+def api(conversations_api_factory, set_conn):
+    """A fake API without records (yet), strict about parameter names, behind ``conversations_default``.
+
+    Modules that need another fake (records, faults) define their own ``api`` fixture.
+    """
+    api = conversations_api_factory(records=[], token=TOKEN, strict_params=True)
+    set_conn(api.url, TOKEN, backoff_base=0.01)
+    return api
+
+
 def read_records(hook, created_at_gte, created_at_lt, filters=None, **kwargs) -> list[dict]:
     """Every record of ``hook.read_pages`` over the range, in order (what tests compare)."""
     pages = hook.read_pages(filters, created_at_gte=created_at_gte, created_at_lt=created_at_lt, **kwargs)

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_conversations.testing import generate_conversations
-from tests.conftest import TOKEN
 from tests.integration.conftest import run_dag_source
 
 UTC = timezone.utc
@@ -17,13 +16,6 @@ LOGICAL = datetime(2025, 1, 4, tzinfo=UTC)
 DAY = datetime(2025, 1, 3, tzinfo=UTC)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-@pytest.fixture
-def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=[], token=TOKEN, strict_params=True)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
 
 
 def add_later(api, after_requests: int, n: int) -> threading.Thread:

@@ -25,13 +25,6 @@ CONTEXT = {"data_interval_start": DAY, "data_interval_end": LOGICAL}
 URL = "https://api.example.com/v2/conversations"
 
 
-@pytest.fixture
-def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=[], token=TOKEN, strict_params=True)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
-
-
 def test_count_found_is_pushed_to_xcom(api):
     api.add_records(generate_conversations(7, seed=9, start=DAY, end=DAY + timedelta(days=1)))
     sensor = ConversationsSensor(task_id="s", min_count=5)

@@ -7,8 +7,6 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from airflow_provider_conversations.filters import ConversationFilters
 from airflow_provider_conversations.testing import generate_conversations
 from airflow_provider_conversations.triggers.conversations import ConversationsTrigger
@@ -41,13 +39,6 @@ def first_event(trigger: ConversationsTrigger, during=None) -> dict:
                 await side
 
     return asyncio.run(asyncio.wait_for(main(), timeout=30))
-
-
-@pytest.fixture
-def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=[], token=TOKEN, strict_params=True)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
 
 
 def test_records_appearing_after_some_polls_end_in_success(api):
