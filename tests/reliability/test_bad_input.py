@@ -23,6 +23,7 @@ import pytest
 from airflow_provider_conversations.exceptions import (
     ConversationsAPIError,
     ConversationsConnectionError,
+    ConversationsDestinationError,
     ConversationsFilterError,
     ConversationsResponseError,
 )
@@ -359,9 +360,9 @@ CASES = [
     ),
     row("s3-bucket-empty", "execute", Filt, "s3_bucket: expected a bucket name, got ''", task={"s3_bucket": ""}),
     row(
-        "s3-bucket-missing",
+        "s3-bucket-missing",  # an I/O outcome, not a bad argument
         "execute",
-        Filt,
+        ConversationsDestinationError,
         f"s3_bucket: bucket '{MISSING_BUCKET}' does not exist or is not reachable",
         task={"s3_bucket": MISSING_BUCKET},
     ),
