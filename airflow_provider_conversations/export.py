@@ -236,9 +236,10 @@ class RangeExport:
         :raises Exception: a failed publish of an earlier window, or a local write error; call
             :meth:`abort` then. Nothing of the current window has reached S3.
         """
-        self.close_until(created_at)
-        if self._index >= len(self.windows):
-            raise RuntimeError(f"a record created at {format_timestamp(created_at)}, after the last window")
+        if self._index >= len(self.windows) or created_at >= self.windows[self._index].end:  # (a hot path)
+            self.close_until(created_at)
+            if self._index >= len(self.windows):
+                raise RuntimeError(f"a record created at {format_timestamp(created_at)}, after the last window")
         if self._open is None:
             self._open = _OpenWindow(
                 self.results[self._index], self.publisher.layout, self.max_records_per_file, self.tmp_dir
@@ -309,8 +310,10 @@ class RangeExport:
         return self.results
 
     def abort(self) -> None:
-        """After a failure: drop the open window's local files (nothing of it reached S3), and wait for
-        the windows already handed over, which are still published."""
+        """Clean up after a failure: drop the open window's local files, wait for the windows handed over.
+
+        Nothing of the open window has reached S3; the windows already handed over are still published.
+        """
         if self._open is not None:
             self._open.tmp.cleanup()
             self._open = None
