@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import BUCKET, TOKEN, WORK_DIR, Endpoints, GroupResult, Spec
+from recording import RecordingAPI
 from results import Results
 from tasks import run_group
 
@@ -62,8 +63,6 @@ class Harness:
     """
 
     def __init__(self, args: argparse.Namespace, s3: str, results: Results) -> None:
-        from recording import RecordingAPI
-
         self.args = args
         self.s3 = s3
         self.results = results

@@ -28,6 +28,9 @@ def render(results: Results, findings: Path) -> str:
         code += f" (it changed to {results.code_end} during the run: tasks forked in A, B, C ran the code loaded at the start, the fresh D processes the code of their time)"
     hand = hand_findings(findings, results.code)
     b = results.budget
+    b_flags = (
+        f"--rate-limit {b.budget} --minute-seconds {b.window:g} --latency {b.latency:g} --no-retry-after" if b else ""
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -88,8 +91,7 @@ def render(results: Results, findings: Path) -> str:
         "# The fake API runs inside run.py (to read its accounting); the same servers from a shell:",
         *(f".venv/bin/python -m airflow_provider_conversations.testing serve {d} <flags>" for d in results.datasets),
         "#   <flags> in A, C, D: --rate-limit 1000000000   (no latency, no budget)",
-        f"#   <flags> in B:       --rate-limit {b.budget if b else '?'} --minute-seconds {b.window if b else 0:g} "
-        f"--latency {b.latency if b else 0:g} --no-retry-after",
+        f"#   <flags> in B:       {b_flags}",
         "# Each task: a process forked from a server that preloads Airflow and the clients (A, B, C),",
         "# or a fresh interpreter (D): .venv/bin/python benchmarks/_common.py child '<spec json>'",
         "```",
