@@ -24,8 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 $(COMPAT_DIR)/airflow-%/.installed-stamp: tests/compat/requirements/airflow-%.txt pyproject.toml
-	rm -rf $(COMPAT_DIR)/airflow-$*
-	$(PYTHON) -m venv $(COMPAT_DIR)/airflow-$*
+	test -x $(COMPAT_DIR)/airflow-$*/bin/python || $(PYTHON) -m venv $(COMPAT_DIR)/airflow-$*
 	$(COMPAT_DIR)/airflow-$*/bin/python -m pip install --quiet --disable-pip-version-check -r $< -e '.[test]'
 	touch $@
 
