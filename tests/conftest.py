@@ -3,12 +3,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from importlib.metadata import version
 
 # Airflow reads its home and config at import time: isolate it before anything imports airflow.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = tempfile.mkdtemp(prefix="airflow-dags-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+if int(version("apache-airflow").split(".")[0]) < 3:
+    # Airflow 2 refuses SQLite with its LocalExecutor (sensors look the executor up); 3.x has no SequentialExecutor.
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 
 import pytest
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
+
+from airflow_provider_conversations.version_compat import AIRFLOW_V_3_2_PLUS
+
+if AIRFLOW_V_3_2_PLUS:
+    from airflow.dag_processing.dagbag import DagBag
+else:  # the file-parsing DagBag moved in 3.2
+    from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_dags"
 

@@ -1,4 +1,4 @@
-"""The keyset cursor against an in-memory model of the API (the wire is tested elsewhere)."""
+"""The keyset cursor against the fake API's query engine, in memory (the wire is tested elsewhere)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsResponseError
-from airflow_provider_conversations.filters import ConversationFilters, parse_timestamp
+from airflow_provider_conversations.filters import ConversationFilters
 from airflow_provider_conversations.paging import KeysetCursor
+from airflow_provider_conversations.testing.query import answer_query
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -18,33 +19,15 @@ def rec(i: int, seconds: float) -> dict:
     return {"id": f"id-{i:05d}", "created_at": ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
 
 
-def serve_counted(records: list[dict], params: list[tuple[str, str]], *, quirk: bool = False):
-    """Answer like the API with ``include_paging_counts``: (page, total_count or None)."""
-    p = dict(params)
-    page = serve(records, params, quirk=quirk)
-    if p.get("include_paging_counts") != "true":
-        return page, None
-    everything = dict(params)
-    everything["per_page"], everything["page"] = str(10**9), "1"
-    return page, len(serve(records, list(everything.items())))
+def serve_counted(records: list[dict], params: list[tuple[str, str]]) -> tuple[list[dict], int | None]:
+    """Answer like the API: (the page, ``total_count`` when ``include_paging_counts`` asked for it)."""
+    result = answer_query(records, params)
+    return result.data, result.paging.get("total_count")
 
 
 def serve(records: list[dict], params: list[tuple[str, str]], *, quirk: bool = False) -> list[dict]:
-    """Answer like the API: filter on created_at bounds, sort by (created_at, id), slice the page."""
-    p = dict(params)
-    ts = {r["id"]: parse_timestamp(r["created_at"], "c") for r in records}
-    ops = {"gte": lambda a, b: a >= b, "gt": lambda a, b: a > b, "lte": lambda a, b: a <= b, "lt": lambda a, b: a < b}
-    rows = sorted(records, key=lambda r: (ts[r["id"]], r["id"]))
-    for op, fn in ops.items():
-        if f"created_at[{op}]" in p:
-            bound = parse_timestamp(p[f"created_at[{op}]"], "b")
-            kept = [r for r in rows if fn(ts[r["id"]], bound)]
-            if quirk and op in ("gte", "gt"):
-                before = [r for r in rows if ts[r["id"]] < bound]
-                kept = before[-1:] + kept
-            rows = kept
-    per_page, page = int(p["per_page"]), int(p["page"])
-    return rows[(page - 1) * per_page : page * per_page]
+    """Answer like the API (the fake's query engine); ``quirk``: its worst form, every page shifted by one."""
+    return answer_query(records, params, quirk="shift" if quirk else None).data
 
 
 def walk(

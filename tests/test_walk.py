@@ -1,7 +1,8 @@
 """RangeWalk against an in-process simulated API: answers out of order, records deleted meanwhile, quirks.
 
-The simulator answers at delivery time (not at request time), so records deleted between requests
-shift the page numbers of later answers exactly as on a live API. Every run checks the invariant
+The simulator (``tests/simulator.py``: the fake API's query engine) answers at delivery time (not
+at request time), so records deleted between requests shift the page numbers of later answers
+exactly as on a live API. Every run checks the invariant
 of the product: every record that still exists at the end was yielded, none twice, none outside the
 range, in ``created_at`` order.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qs
 
 import pytest
 
@@ -19,6 +19,7 @@ from airflow_provider_conversations.exceptions import ConversationsFilterError, 
 from airflow_provider_conversations.filters import ConversationFilters, format_timestamp, parse_timestamp
 from airflow_provider_conversations.walk import MAX_CHUNK_PAGES, RangeWalk
 from airflow_provider_conversations.wire import Page
+from tests.simulator import SimulatedAPI
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 END = datetime(2025, 1, 3, tzinfo=timezone.utc)
@@ -34,82 +35,14 @@ def make_records(n: int, rng: random.Random, *, tie_share: float = 0.05, span: t
     ]
 
 
-class SimAPI:
-    """Answers ``GET /v2/conversations`` queries from memory.
+class SimAPI(SimulatedAPI):
+    """The shared simulator, answering with the :class:`Page` the walk receives."""
 
-    :param unstable_ties: order records that share a timestamp at random in every answer.
-    :param shift_quirk: share of answers computed over the range plus the row before the lower bound
-        (shifts every page of that answer by one: the quirk's worst form).
-    :param prepend_quirk: share of answers with the row before the lower bound put in front (the page
-        itself is not shifted; the form the package's fake API implements).
-    :param delete_rate: chance that a random record is deleted before each answer.
-    :param counts: send ``total_count`` when asked.
-    """
-
-    def __init__(
-        self,
-        records: list[dict],
-        rng: random.Random,
-        *,
-        unstable_ties: bool = False,
-        shift_quirk: float = 0.0,
-        prepend_quirk: float = 0.0,
-        delete_rate: float = 0.0,
-        counts: bool = True,
-        max_per_page: int = 100,
-        echo_per_page: bool = True,
-    ) -> None:
-        self.rows = {r["id"]: (parse_timestamp(r["created_at"], "created_at"), r) for r in records}
-        self.rng, self.unstable_ties = rng, unstable_ties
-        self.shift_quirk, self.prepend_quirk, self.delete_rate, self.counts = (
-            shift_quirk,
-            prepend_quirk,
-            delete_rate,
-            counts,
-        )
-        self.max_per_page, self.echo_per_page = max_per_page, echo_per_page
-        self.requests = 0
-        self.cost = 0
-
-    def answer(self, params: tuple[tuple[str, str], ...]) -> Page:
-        self.requests += 1
-        if self.rows and self.rng.random() < self.delete_rate:
-            del self.rows[self.rng.choice(sorted(self.rows))]
-        q = {k: v[0] for k, v in parse_qs("&".join(f"{k}={v}" for k, v in params)).items()}
+    def page(self, params: tuple[tuple[str, str], ...]) -> Page:
+        q = dict(params)
         assert q["sort_by"] == "created_at" and q["sort_direction"] == "ASC"
-        page, per_page = int(q.get("page", 1)), min(int(q["per_page"]), self.max_per_page)
-        self.cost += 1 if page <= 100 else 3
-
-        def ts(name: str) -> datetime | None:
-            return parse_timestamp(q[name], name) if name in q else None
-
-        gte, gt, lt, lte = ts("created_at[gte]"), ts("created_at[gt]"), ts("created_at[lt]"), ts("created_at[lte]")
-
-        def inside(t: datetime) -> bool:
-            return (
-                (gte is None or t >= gte)
-                and (gt is None or t > gt)
-                and (lt is None or t < lt)
-                and (lte is None or t <= lte)
-            )
-
-        key = (lambda row: (row[0], self.rng.random())) if self.unstable_ties else (lambda row: (row[0], row[1]["id"]))
-        rows = sorted(self.rows.values(), key=key)
-        matched = [r for r in rows if inside(r[0])]
-        total = len(matched)
-        lower = gte or gt
-        before = [r for r in rows if lower is not None and r[0] < lower]
-        if before and self.rng.random() < self.shift_quirk:
-            matched = [before[-1], *matched]
-        first = (page - 1) * per_page
-        data = [r[1] for r in matched[first : first + per_page]]
-        if before and self.rng.random() < self.prepend_quirk:
-            data = [before[-1][1], *data]
-        paging: dict = {"current_page": page} | ({"per_page": per_page} if self.echo_per_page else {})
-        paging["next_page"] = page + 1 if first + per_page < total else None
-        if self.counts and q.get("include_paging_counts") == "true":
-            paging |= {"total_count": total, "total_pages": math.ceil(total / per_page)}
-        return Page(records=[dict(r) for r in data], paging=paging, cost=1, remaining=600)
+        result = self.answer(params)
+        return Page(records=[dict(r) for r in result.data], paging=result.paging, cost=1, remaining=600)
 
 
 def drive(walk: RangeWalk, api: SimAPI, rng: random.Random, *, concurrency: int = 4) -> list[dict]:
@@ -127,14 +60,14 @@ def drive(walk: RangeWalk, api: SimAPI, rng: random.Random, *, concurrency: int 
         assert outstanding, "the walk waits for a page it did not ask for"
         request = outstanding.pop(rng.randrange(len(outstanding)))
         if walk.is_live(request):
-            walk.receive(request, api.answer(request.params))
+            walk.receive(request, api.page(request.params))
     raise AssertionError("the walk did not finish")
 
 
 def check_exactly_once(out: list[dict], api: SimAPI, original: list[dict], start: datetime = START) -> None:
     ids = [r["id"] for r in out]
     assert len(ids) == len(set(ids)), "a record was yielded twice"
-    survivors = {rid for rid, (ts, _) in api.rows.items() if start <= ts < END}
+    survivors = {rid for rid, ts in api.created_at().items() if start <= ts < END}
     assert survivors <= set(ids), f"{len(survivors - set(ids))} surviving record(s) skipped"
     assert set(ids) <= {r["id"] for r in original}
     stamps = [parse_timestamp(r["created_at"], "created_at") for r in out]
@@ -244,7 +177,7 @@ def test_lookahead_bounds_the_pages_in_flight() -> None:
     api = SimAPI(make_records(5_000, rng), rng)
     walk = RangeWalk(START, END)
     (first,) = walk.requests(10, lookahead=3)
-    walk.receive(first, api.answer(first.params))
+    walk.receive(first, api.page(first.params))
     pages = sorted(r.page for r in walk.requests(50, lookahead=3))
     assert pages == [2, 3]  # pages 1-3 are the next 3 to consume (page 1 arrived, not consumed yet)
 

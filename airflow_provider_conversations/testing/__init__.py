@@ -61,9 +61,10 @@ Wire contract (what a client must know):
 
 from __future__ import annotations
 
-from .data import (
-    COST_TABLE,
-    KNOWN_PARAMS,
+from .faults import FAULT_KINDS, Faults
+from .observe import ChargeEvent, ConnectionEvent, RequestLogEntry, Stats
+from .query import COST_TABLE, KNOWN_PARAMS, QueryError, QueryResult, answer_query, request_cost
+from .records import (
     LANGUAGE_CODES,
     MEDIA_TYPES,
     PLATFORMS,
@@ -71,9 +72,8 @@ from .data import (
     generate_conversations,
     make_conversation,
     parse_timestamp,
-    request_cost,
 )
-from .server import ENDPOINT, FAULT_KINDS, FakeConversationsAPI, Faults, RequestLogEntry, Stats
+from .server import ENDPOINT, FakeConversationsAPI
 
 __all__ = [
     "COST_TABLE",
@@ -83,10 +83,15 @@ __all__ = [
     "LANGUAGE_CODES",
     "MEDIA_TYPES",
     "PLATFORMS",
+    "ChargeEvent",
+    "ConnectionEvent",
     "FakeConversationsAPI",
     "Faults",
+    "QueryError",
+    "QueryResult",
     "RequestLogEntry",
     "Stats",
+    "answer_query",
     "format_timestamp",
     "generate_conversations",
     "make_conversation",

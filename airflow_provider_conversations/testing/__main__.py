@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 
-from .data import generate_conversations, parse_timestamp
+from .records import generate_conversations, parse_timestamp
 from .server import FakeConversationsAPI, Faults
 
 

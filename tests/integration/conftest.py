@@ -17,6 +17,22 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from airflow_provider_conversations.version_compat import AIRFLOW_V_3_0_PLUS, get_base_airflow_version_tuple
+
+#: Airflow 3.0's ``dag.test()`` runs a task through ``run_task_in_process``, which keeps a failed task's
+#: exception text to itself; 2.11 and 3.1+ show it in the run's output.
+DAG_TEST_SHOWS_TASK_ERRORS = not (3, 0) <= get_base_airflow_version_tuple()[:2] < (3, 1)
+
+
+def run_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
+    """What a ``dag.test()`` run printed or logged (2.11 and 3.1+ print task logs, 3.0 logs them).
+
+    Airflow 3.0 also prints its own DEBUG trace of each secret-masking request (``MaskSecret(value=...)``)
+    to the supervisor; those lines are Airflow's, are dropped at the default INFO level, and are left out.
+    """
+    text = capsys.readouterr().out + caplog.text
+    return "\n".join(line for line in text.splitlines() if "MaskSecret(" not in line)
+
 
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
@@ -99,7 +115,8 @@ def run_dag_source(dag_id: str, logical_date: datetime | None, body: str, params
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    run = module.dag.test(logical_date=logical_date) if logical_date else module.dag.test()
+    date_arg = "logical_date" if AIRFLOW_V_3_0_PLUS else "execution_date"  # dag.test()'s name for it on 2.x
+    run = module.dag.test(**{date_arg: logical_date}) if logical_date else module.dag.test()
     return run, {ti.task_id: ti for ti in run.get_task_instances()}
 
 

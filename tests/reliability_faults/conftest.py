@@ -237,18 +237,6 @@ def _share_botocore_data() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True)
-def _fake_api_without_nagle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Speed only: the fake API sends an answer's headers and body in two writes, so with Nagle's
-    algorithm on, each answer waits for the client's delayed ACK (~40 ms on Linux). Disabling Nagle on
-    the fake's sockets (what ``StreamRequestHandler.disable_nagle_algorithm`` is for) changes nothing else."""
-    from airflow_provider_conversations.testing import server
-
-    handler = getattr(server, "_Handler", None)
-    if handler is not None:
-        monkeypatch.setattr(handler, "disable_nagle_algorithm", True, raising=False)
-
-
 @pytest.fixture
 def make_bucket(s3_client: Any) -> Callable[[str], str]:
     """Create another bucket (for a clean run to compare with)."""

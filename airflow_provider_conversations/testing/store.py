@@ -1,0 +1,88 @@
+"""The records a fake ``GET /v2/conversations`` serves: a thread-safe store with sorted snapshots."""
+
+from __future__ import annotations
+
+import bisect
+import random
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from .query import Row, copy_record, sorted_rows, to_row
+
+__all__ = ["RecordStore"]
+
+
+class RecordStore:
+    """Records by id, with a snapshot sorted by ``created_at`` then ``id`` for the query engine.
+
+    A snapshot is never changed once handed out: a change makes a new one (copy-on-write), so a
+    request being answered keeps the records it started with.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, Row] = {}
+        self._sorted: tuple[list[Row], list[datetime]] | None = None
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        """Add (or replace, by ``id``) records; each needs a string ``id`` and ``created_at``.
+
+        :param records: the records; they are copied.
+        :raises ValueError: on a record without them (nothing is added then).
+        """
+        rows = [to_row(record) for record in records]
+        with self._lock:
+            for row in rows:
+                self._rows[row.rid] = row
+            self._sorted = None
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete records by id; return how many existed.
+
+        :param ids: the ids to delete.
+        """
+        with self._lock:
+            gone = {rid for rid in set(ids) if self._rows.pop(rid, None) is not None}
+            if gone and self._sorted is not None:  # copy-on-write keeps readers' snapshots intact
+                rows = [r for r in self._sorted[0] if r.rid not in gone]
+                self._sorted = (rows, [r.created for r in rows])
+            return len(gone)
+
+    def delete_random(self, rng: random.Random, n: int) -> int:
+        """Delete ``n`` records drawn with ``rng`` (all of them if there are fewer); return how many.
+
+        :param rng: the random source (the caller serialises its use).
+        :param n: how many to delete.
+        """
+        with self._lock:
+            ids = list(self._rows)
+        return self.delete(rng.sample(ids, min(n, len(ids))))
+
+    def snapshot(self) -> tuple[list[Row], list[datetime]]:
+        """The rows sorted by ``created_at`` then ``id``, and their ``created_at`` (do not mutate)."""
+        with self._lock:
+            if self._sorted is None:
+                rows = sorted_rows(self._rows.values())
+                self._sorted = (rows, [r.created for r in rows])
+            return self._sorted
+
+    def records(self) -> list[dict[str, Any]]:
+        """Copies of all records sorted by ``created_at`` then ``id``."""
+        rows, _ = self.snapshot()
+        return [copy_record(r.record) for r in rows]
+
+    def ids_in_range(self, gte: datetime, lt: datetime) -> set[str]:
+        """Ids of the records with ``gte <= created_at < lt`` (naive datetimes are UTC).
+
+        :param gte: inclusive lower bound.
+        :param lt: exclusive upper bound.
+        """
+        rows, keys = self.snapshot()
+        lo, hi = bisect.bisect_left(keys, _aware(gte)), bisect.bisect_left(keys, _aware(lt))
+        return {row.rid for row in rows[lo:hi]}
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
