@@ -75,4 +75,3 @@ def test_deferrable_sensor_fails_clearly_on_a_bad_token(api, set_conn, capsys, c
     assert len(api.request_log) == 1  # the trigger's one request: a 401 is not retried
     if DAG_TEST_SHOWS_TASK_ERRORS:
         assert "rejected the token (401 Unauthorized)" in out
-
