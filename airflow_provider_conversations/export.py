@@ -1,4 +1,4 @@
-"""Export a range: API -> local JSONL parts per window -> S3, each window committed by a manifest written last.
+"""Export a range: API -> local JSONL or Parquet parts per window -> S3, each window committed by a manifest written last.
 
 The range is read once, in ``created_at`` order (:meth:`ConversationsHook.read_pages`); records
 are routed into their windows' local part files, and a window is published as soon as the read has
@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.filters import ConversationFilters
-from airflow_provider_conversations.jsonl import JsonlPartWriter, LocalPart
+from airflow_provider_conversations.formats import new_part_writer
+from airflow_provider_conversations.jsonl import LocalPart
 from airflow_provider_conversations.layout import PartitionLayout
+from airflow_provider_conversations.schema import schema_description
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.walk import TimedRecord
 from airflow_provider_conversations.windows import Window
@@ -48,6 +50,8 @@ class WindowResult:
 
     window: Window
     records: int = 0
+    #: bytes of the window's data objects (not in :meth:`summary`; the lineage's output size)
+    size: int = 0
     pages: int = 0
     keys: list[str] = field(default_factory=list)
     manifest_key: str = ""
@@ -70,8 +74,12 @@ class WindowResult:
 def manifest_bytes(
     window: Window, layout: PartitionLayout, parts: list[LocalPart], filters: ConversationFilters
 ) -> bytes:
-    """The window's manifest: deterministic for the same records (no wall-clock time in it)."""
-    body = {
+    """The window's manifest: deterministic for the same records (no wall-clock time in it).
+
+    A Parquet window's manifest also records ``file_format`` and the files' ``schema``; a JSONL
+    manifest has neither (its bytes are those of earlier releases).
+    """
+    body: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "complete": True,
         "created_at_gte": format_timestamp(window.start),
@@ -84,6 +92,9 @@ def manifest_bytes(
             for n, p in enumerate(parts)
         ],
     }
+    if layout.file_format != "jsonl":
+        body["file_format"] = layout.file_format
+        body["schema"] = schema_description(layout.file_format)
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -150,7 +161,9 @@ class _OpenWindow:
     def __init__(self, result: WindowResult, layout: PartitionLayout, max_records: int, tmp_dir: str | Path | None):
         self.result = result
         self.tmp = tempfile.TemporaryDirectory(prefix="conversations-", dir=tmp_dir)
-        self.writer = JsonlPartWriter(Path(self.tmp.name), compression=layout.compression, max_records=max_records)
+        self.writer = new_part_writer(
+            Path(self.tmp.name), file_format=layout.file_format, compression=layout.compression, max_records=max_records
+        )
         self.last_page = -1
 
 
@@ -286,6 +299,7 @@ class RangeExport:
         try:
             parts = state.writer.close() if state else []
             result.records = sum(p.records for p in parts)
+            result.size = sum(p.size for p in parts)
             manifest = manifest_bytes(result.window, self.publisher.layout, parts, self.filters)
             result.keys, result.deleted_stale = self.publisher.publish(result.window, parts, manifest)
         finally:

@@ -1,6 +1,6 @@
 """Where a window's objects live in S3. Pure: key names only.
 
-``{prefix}/date=YYYY-MM-DD/part-{HHMMSS}-{HHMMSS}-{NNNNN}.jsonl[.gz]`` hold the data;
+``{prefix}/date=YYYY-MM-DD/part-{HHMMSS}-{HHMMSS}-{NNNNN}.jsonl[.gz]`` (or ``.parquet``) hold the data;
 ``{prefix}/date=YYYY-MM-DD/_manifest-{HHMMSS}-{HHMMSS}.json`` is written last and marks the window
 complete. Names are deterministic from the window and part number, so a rerun overwrites.
 """
@@ -11,18 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.formats import check_compression, check_file_format, extension
 from airflow_provider_conversations.windows import Window
 
-COMPRESSIONS: tuple[str | None, ...] = (None, "gzip")
-
-
-def check_compression(compression: object) -> str | None:
-    """Return ``compression`` if it is ``None`` or ``"gzip"``, else raise a clear error."""
-    if compression in ("", "none", "None"):
-        return None
-    if compression not in COMPRESSIONS:
-        raise ConversationsFilterError(f"compression: {compression!r} is not supported; allowed: None, 'gzip'")
-    return compression
+__all__ = ["PartitionLayout", "check_compression"]
 
 
 def _clock(ts: datetime, day_start: datetime) -> str:
@@ -34,23 +26,27 @@ def _clock(ts: datetime, day_start: datetime) -> str:
 
 @dataclass(frozen=True)
 class PartitionLayout:
-    """Key names of the JSONL partitions under ``prefix``.
+    """Key names of the partitions under ``prefix``.
 
     :param prefix: the table's key prefix (no leading or trailing ``/``; empty for the bucket root).
-    :param compression: ``None`` or ``"gzip"``.
+    :param compression: ``None`` or ``"gzip"`` for JSONL; ``None``, ``"snappy"``, ``"gzip"`` or
+        ``"zstd"`` for Parquet.
+    :param file_format: ``"jsonl"`` or ``"parquet"``.
     """
 
     prefix: str
     compression: str | None = None
+    file_format: str = "jsonl"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix", self.prefix.strip("/"))
-        object.__setattr__(self, "compression", check_compression(self.compression))
+        object.__setattr__(self, "file_format", check_file_format(self.file_format))
+        object.__setattr__(self, "compression", check_compression(self.compression, self.file_format))
 
     @property
     def extension(self) -> str:
-        """``.jsonl`` or ``.jsonl.gz``: the only names our data objects end in."""
-        return ".jsonl.gz" if self.compression == "gzip" else ".jsonl"
+        """``.jsonl``, ``.jsonl.gz`` or ``.parquet``: the only names our data objects end in."""
+        return extension(self.file_format, self.compression)
 
     def partition(self, window: Window) -> str:
         """The ``date=YYYY-MM-DD`` folder of the window (its UTC date)."""

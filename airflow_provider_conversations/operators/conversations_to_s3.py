@@ -1,4 +1,4 @@
-"""Transfer conversations of a ``created_at`` range to S3 as JSONL partitions, window by window."""
+"""Transfer conversations of a ``created_at`` range to S3 as JSONL or Parquet partitions, window by window."""
 
 from __future__ import annotations
 
@@ -6,35 +6,51 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_conversations.assets import add_table_event_extra, table_asset_uri
 from airflow_provider_conversations.checks import check_int, check_positive
-from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsFilterError
+from airflow_provider_conversations.destination import check_s3_extra_args, check_tmp_dir
+from airflow_provider_conversations.exceptions import (
+    ConversationsAPIError,
+    ConversationsDestinationError,
+    ConversationsFilterError,
+)
 from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
 from airflow_provider_conversations.filters import MAX_PER_PAGE
-from airflow_provider_conversations.layout import PartitionLayout, check_compression
+from airflow_provider_conversations.formats import check_compression, check_file_format, require_pyarrow
+from airflow_provider_conversations.layout import PartitionLayout
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.timestamps import format_timestamp
-from airflow_provider_conversations.version_compat import BaseOperator
+from airflow_provider_conversations.version_compat import AirflowFailException, BaseOperator
 from airflow_provider_conversations.windows import check_window_size, split_windows
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from airflow_provider_conversations.version_compat import Context
+
+#: API answers that retrying cannot fix: the task fails at once, without Airflow's retries.
+NOT_RETRIED_STATUSES = (401, 403)
 
 
 class ConversationsToS3Operator(BaseOperator):
-    """Copy conversations created in ``[created_at_gte, created_at_lt)`` to S3 as JSONL partitions.
+    """Copy conversations created in ``[created_at_gte, created_at_lt)`` to S3 as JSONL or Parquet partitions.
 
     The range (by default the run's data interval) is cut into UTC-aligned windows of ``window_size``.
     The range is read once, in ``created_at`` order, with several requests in flight (each at a cost
     of 1 point); each window, once the read has passed its end, is written under
-    ``{s3_prefix}/date=YYYY-MM-DD/part-HHMMSS-HHMMSS-NNNNN.jsonl[.gz]`` and committed by
+    ``{s3_prefix}/date=YYYY-MM-DD/part-HHMMSS-HHMMSS-NNNNN.jsonl[.gz]`` (or ``.parquet``) and committed by
     ``_manifest-HHMMSS-HHMMSS.json``, written last, while the read goes on. A rerun of a window
     replaces its objects, stale parts included. See the provider docs for the layout and how readers
     use the manifests.
 
+    An API answer of 401 or 403 fails the task without Airflow's retries. When the task's ``outlets``
+    hold the table's Asset (``s3://<bucket>/<prefix>``), its event carries what was committed; the
+    operator reports OpenLineage (the API in, the table out) when the OpenLineage provider is installed.
+
     :param s3_bucket: destination bucket. (templated)
     :param s3_prefix: key prefix of the table. (templated)
-    :param conversations_conn_id: the ``conversations`` connection.
-    :param aws_conn_id: the AWS connection used by ``S3Hook`` (``None``: boto3's default chain).
+    :param conversations_conn_id: the ``conversations`` connection. (templated)
+    :param aws_conn_id: the AWS connection used by ``S3Hook`` (``None``: boto3's default chain). (templated)
     :param created_at_gte: inclusive start: aware datetime or ISO-8601 string with offset; default the
         data interval's start. (templated)
     :param created_at_lt: exclusive end; default the data interval's end. (templated)
@@ -43,13 +59,28 @@ class ConversationsToS3Operator(BaseOperator):
         (no ``created_at`` bounds). (templated)
     :param per_page: records per request, 1..100.
     :param max_records_per_file: records per data object, at most.
-    :param compression: ``None`` (``.jsonl``) or ``"gzip"`` (``.jsonl.gz``).
+    :param compression: JSONL: ``None`` (``.jsonl``) or ``"gzip"`` (``.jsonl.gz``); Parquet: the column
+        codec, ``None``, ``"snappy"``, ``"gzip"`` or ``"zstd"``.
     :param max_concurrency: API requests in flight at once within the task, so requests overlap the
         API's latency (the rate-limit budget is still respected); default the connection's
         ``max_concurrency``.
+    :param file_format: ``"jsonl"`` (records exactly as the API returned them) or ``"parquet"`` (one typed
+        schema; needs the ``[parquet]`` extra).
+    :param s3_extra_args: upload arguments applied to every object written, parts and manifests alike
+        (e.g. ``{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "..."}``); keys boto3 accepts for uploads.
+    :param tmp_dir: directory for the local part files of the windows being read or published (default
+        the system's temp dir); it holds up to five windows' data at once.
     """
 
-    template_fields: Sequence[str] = ("s3_bucket", "s3_prefix", "created_at_gte", "created_at_lt", "filters")
+    template_fields: Sequence[str] = (
+        "s3_bucket",
+        "s3_prefix",
+        "conversations_conn_id",
+        "aws_conn_id",
+        "created_at_gte",
+        "created_at_lt",
+        "filters",
+    )
     template_fields_renderers = {"filters": "json"}
     ui_color = "#e8f4fd"
 
@@ -68,6 +99,9 @@ class ConversationsToS3Operator(BaseOperator):
         max_records_per_file: int = 100_000,
         compression: str | None = None,
         max_concurrency: int | None = None,
+        file_format: str = "jsonl",
+        s3_extra_args: Mapping[str, Any] | None = None,
+        tmp_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -81,7 +115,10 @@ class ConversationsToS3Operator(BaseOperator):
         self.filters = filters
         self.per_page = per_page
         self.max_records_per_file = max_records_per_file
-        self.compression = check_compression(compression)
+        self.file_format = check_file_format(file_format)
+        self.compression = check_compression(compression, self.file_format)
+        self.s3_extra_args = check_s3_extra_args(s3_extra_args)
+        self.tmp_dir = tmp_dir
         self.max_concurrency = max_concurrency
         if max_concurrency is not None:
             check_positive(max_concurrency, "max_concurrency")
@@ -103,7 +140,9 @@ class ConversationsToS3Operator(BaseOperator):
         windows = split_windows(start, end, self.window_size)
         if not isinstance(self.s3_bucket, str) or not self.s3_bucket.strip():
             raise ConversationsFilterError(f"s3_bucket: expected a bucket name, got {self.s3_bucket!r}")
-        layout = PartitionLayout(str(self.s3_prefix or ""), self.compression)
+        layout = self._layout()
+        require_pyarrow(self.file_format)
+        tmp_dir = check_tmp_dir(self.tmp_dir)
         if not all(w.is_aligned(self.window_size) for w in windows):
             self.log.warning(
                 "The range [%s, %s) is not aligned to window_size %s: its edge windows are clipped, and another "
@@ -118,7 +157,9 @@ class ConversationsToS3Operator(BaseOperator):
         # Uploads run in the publishing thread, one multipart chunk (8 MB) at a time: no thread pool per upload
         # (its start-up costs more than a small part's PUT), and memory does not grow with the part size.
         # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False})
+        s3 = S3Hook(
+            aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False}, extra_args=self.s3_extra_args
+        )
         if not s3.check_for_bucket(self.s3_bucket):
             raise ConversationsDestinationError(
                 f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable"
@@ -136,17 +177,27 @@ class ConversationsToS3Operator(BaseOperator):
         concurrency = self.max_concurrency or hook.settings.max_concurrency
         # One read of the whole range, in created_at order; each window is published once the read has
         # passed its end (two windows at a time), while the read goes on.
-        results = export_range(
-            hook.read_pages(
-                filters, created_at_gte=start, created_at_lt=end, per_page=self.per_page, max_concurrency=concurrency
-            ),
-            windows,
-            WindowPublisher(s3, self.s3_bucket, layout),
-            filters=filters,
-            max_records_per_file=self.max_records_per_file,
-            on_published=self._log_window,
-        )
+        try:
+            results = export_range(
+                hook.read_pages(
+                    filters,
+                    created_at_gte=start,
+                    created_at_lt=end,
+                    per_page=self.per_page,
+                    max_concurrency=concurrency,
+                ),
+                windows,
+                WindowPublisher(s3, self.s3_bucket, layout),
+                filters=filters,
+                max_records_per_file=self.max_records_per_file,
+                tmp_dir=tmp_dir,
+                on_published=self._log_window,
+            )
+        except ConversationsAPIError as err:
+            raise_if_not_retryable(err)
+            raise
         total = sum(r.records for r in results)
+        self._written = (total, sum(r.size for r in results))
         self.log.info(
             "Done: %d record(s) in %d window(s), up to %d request(s) at a time; %d request(s), %d retries, "
             "%d throttled, rate-limit cost %d",
@@ -157,6 +208,19 @@ class ConversationsToS3Operator(BaseOperator):
             hook.stats.retries,
             hook.stats.throttled,
             hook.stats.cost,
+        )
+        add_table_event_extra(
+            context,
+            self.outlets,
+            table_asset_uri(self.s3_bucket, layout.prefix),
+            {
+                "records": total,
+                "windows": len(results),
+                "manifests": [r.manifest_key for r in results],
+                "created_at_gte": format_timestamp(start),
+                "created_at_lt": format_timestamp(end),
+                "file_format": self.file_format,
+            },
         )
         return {
             "bucket": self.s3_bucket,
@@ -185,3 +249,41 @@ class ConversationsToS3Operator(BaseOperator):
             result.seconds,
             result.manifest_key,
         )
+
+    def _layout(self) -> PartitionLayout:
+        return PartitionLayout(str(self.s3_prefix or ""), self.compression, self.file_format)
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
+        """The API as input, the table (``s3://<bucket>``, name ``<prefix>``) with its schema as the one output."""
+        return self._lineage(None, None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """As on start, with the output's statistics: records and bytes of the data objects written.
+
+        :param task_instance: the finished task instance (unused: the counts come from this run).
+        """
+        records, size = getattr(self, "_written", (None, None))
+        return self._lineage(records, size)
+
+    def _lineage(self, records: int | None, size: int | None) -> OperatorLineage | None:
+        from airflow_provider_conversations.hooks.conversations import ConversationsHook
+        from airflow_provider_conversations.lineage import operator_lineage
+
+        return operator_lineage(
+            api_base_url=ConversationsHook(self.conversations_conn_id).settings.base_url,
+            bucket=str(self.s3_bucket),
+            prefix=self._layout().prefix,
+            file_format=self.file_format,
+            records=records,
+            size=size,
+        )
+
+
+def raise_if_not_retryable(err: ConversationsAPIError) -> None:
+    """Turn an API answer that retrying cannot fix (401, 403) into ``AirflowFailException`` (no Airflow retries).
+
+    :param err: the API error.
+    :raises AirflowFailException: for :data:`NOT_RETRIED_STATUSES`, chained to ``err``.
+    """
+    if err.status in NOT_RETRIED_STATUSES:
+        raise AirflowFailException(f"{err}; not retried: bad credentials do not heal by retrying") from err

@@ -19,9 +19,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsFilterError
+from airflow_provider_conversations.exceptions import (
+    ConversationsAPIError,
+    ConversationsDestinationError,
+    ConversationsFilterError,
+)
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.version_compat import AirflowFailException
 from tests.conftest import TOKEN
 
 BASE = "https://api.example.com"
@@ -198,3 +203,53 @@ def test_bad_literal_arguments_fail_at_construction(kwargs, message):
     with pytest.raises(ConversationsFilterError) as exc:
         ConversationsToS3Operator(task_id="x", s3_bucket="b", s3_prefix="p", **kwargs)
     assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_rejected_credentials_fail_the_task_without_airflow_retries(s3, requests_mock, status):
+    requests_mock.get(URL, status_code=status, json={"error": "no"})
+    operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX, retries=3)
+    with pytest.raises(AirflowFailException, match=f"status={status}") as exc:
+        operator.execute(CONTEXT)
+    assert isinstance(exc.value.__cause__, ConversationsAPIError) and TOKEN not in str(exc.value)
+    assert objects(s3) == {}
+
+
+def test_other_api_errors_stay_retryable(s3, requests_mock):
+    requests_mock.get(URL, status_code=404, json={"error": "Not Found"})
+    operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX)
+    with pytest.raises(ConversationsAPIError) as exc:
+        operator.execute(CONTEXT)
+    assert not isinstance(exc.value, AirflowFailException)
+
+
+def test_connection_ids_are_templated():
+    assert {"conversations_conn_id", "aws_conn_id"} <= set(ConversationsToS3Operator.template_fields)
+
+
+def test_parts_are_staged_in_tmp_dir_and_removed(s3, api, tmp_path, monkeypatch):
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    staged: list[Path] = []
+    real_load_file = S3Hook.load_file
+
+    def spying_load_file(self, filename, *args, **kwargs):
+        staged.append(Path(filename))
+        return real_load_file(self, filename, *args, **kwargs)
+
+    monkeypatch.setattr(S3Hook, "load_file", spying_load_file)
+    operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX, tmp_dir=str(tmp_path))
+    operator.execute(CONTEXT)
+    assert len(staged) == 24 and all(tmp_path in p.parents for p in staged)  # a part per hourly window
+    assert list(tmp_path.iterdir()) == []  # every window's staging directory is gone
+
+
+@pytest.mark.parametrize(
+    ("tmp_dir", "message"),
+    [("/no/such/dir", "tmp_dir: '/no/such/dir' is not an existing directory"), (5, "tmp_dir: expected a directory")],
+)
+def test_bad_tmp_dir_fails_before_any_request(s3, api, tmp_dir, message):
+    operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX, tmp_dir=tmp_dir)
+    with pytest.raises(ConversationsFilterError, match=re.escape(message)):
+        operator.execute(CONTEXT)
+    assert api.call_count == 0 and objects(s3) == {}
