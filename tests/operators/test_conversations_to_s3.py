@@ -197,6 +197,14 @@ def test_docs_sample_xcom_has_the_shape_the_operator_returns(s3, api):
         ({"max_records_per_file": 0}, "max_records_per_file: expected an integer >= 1, got 0"),
         ({"max_concurrency": 0}, "max_concurrency: expected an integer >= 1, got 0"),
         ({"max_concurrency": True}, "max_concurrency: expected an integer >= 1, got True"),
+        ({"file_format": "csv"}, "file_format: 'csv' is not supported; allowed: 'jsonl', 'parquet'"),
+        ({"compression": "zstd"}, "compression: 'zstd' is not supported; allowed: None, 'gzip'"),
+        (
+            {"file_format": "parquet", "compression": "lz4"},
+            "compression: 'lz4' is not supported with file_format='parquet'; allowed: None, 'snappy', 'gzip', 'zstd'",
+        ),
+        ({"s3_extra_args": "AES256"}, "s3_extra_args: expected a dict of S3 upload arguments, got str"),
+        ({"s3_extra_args": {"Encrypt": True}}, "s3_extra_args: 'Encrypt' not accepted by boto3 for uploads"),
     ],
 )
 def test_bad_literal_arguments_fail_at_construction(kwargs, message):
