@@ -35,3 +35,15 @@ def test_bookkeeping_never_matches_the_data_glob():
 def test_unknown_compression_is_refused():
     with pytest.raises(ConversationsFilterError, match="compression: 'zstd' is not supported; allowed: None, 'gzip'"):
         PartitionLayout("p", "zstd")
+
+
+def test_parquet_parts_end_in_parquet_whatever_the_codec():
+    layout = PartitionLayout("p", "zstd", "parquet")
+    w = Window(D, D + timedelta(hours=1))
+    assert layout.part_key(w, 1) == "p/date=2025-03-09/part-000000-010000-00001.parquet"
+    assert ".parquet" not in layout.manifest_key(w)
+
+
+def test_unknown_file_format_is_refused():
+    with pytest.raises(ConversationsFilterError, match="file_format: 'csv' is not supported"):
+        PartitionLayout("p", None, "csv")
