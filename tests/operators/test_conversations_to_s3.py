@@ -261,3 +261,19 @@ def test_bad_tmp_dir_fails_before_any_request(s3, api, tmp_dir, message):
     with pytest.raises(ConversationsFilterError, match=re.escape(message)):
         operator.execute(CONTEXT)
     assert api.call_count == 0 and objects(s3) == {}
+
+
+def test_openlineage_on_start_and_on_complete(s3, api):
+    operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=f"/{PREFIX}/")
+    start = operator.get_openlineage_facets_on_start()
+    assert [(d.namespace, d.name) for d in start.inputs] == [(BASE, "/v2/conversations")]
+    assert [(d.namespace, d.name) for d in start.outputs] == [(f"s3://{BUCKET}", PREFIX)]
+    assert start.outputs[0].outputFacets == {} and start.outputs[0].facets["schema"].fields
+
+    summary = operator.execute(CONTEXT)
+    complete = operator.get_openlineage_facets_on_complete(None)
+    (output,) = complete.outputs  # one dataset for the table: no object, no local staging file
+    assert complete.inputs == start.inputs and (output.namespace, output.name) == (f"s3://{BUCKET}", PREFIX)
+    stats = output.outputFacets["outputStatistics"]
+    parts = {k: v for k, v in objects(s3).items() if "/part-" in k}
+    assert stats.rowCount == summary["records"] == 30 and stats.size == sum(len(v) for v in parts.values())
