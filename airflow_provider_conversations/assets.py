@@ -41,3 +41,20 @@ def add_table_event_extra(context: Mapping[str, Any], outlets: Iterable[Any], ur
             events[outlet].extra.update(extra)
             matched += 1
     return matched
+
+
+def committed_manifests(triggering_events: Mapping[Any, Iterable[Any]]) -> list[str]:
+    """The manifest keys carried by the asset events that triggered a consumer's run, in order, each once.
+
+    Each manifest commits one window and lists exactly the data objects of that window; read those,
+    not a listing or glob of the prefix.
+
+    :param triggering_events: the context's ``triggering_asset_events`` (Airflow 3) or
+        ``triggering_dataset_events`` (Airflow 2.11): events per asset.
+    """
+    keys: dict[str, None] = {}
+    for events in triggering_events.values():
+        for event in events:
+            for key in (getattr(event, "extra", None) or {}).get("manifests", []):
+                keys[key] = None
+    return list(keys)

@@ -8,7 +8,8 @@ which tries the newest path first); the rest are chosen here by version, in the 
 providers' ``version_compat.py``.
 
 DAG files that must parse on every supported Airflow can import :class:`CronDataIntervalTimetable`
-from here too (a cron schedule *with* a data interval; Airflow 3 gives plain cron strings none).
+from here too (a cron schedule *with* a data interval; Airflow 3 gives plain cron strings none), and
+``Asset`` (``airflow.sdk.Asset`` on 3.x, ``airflow.datasets.Dataset`` on 2.11).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from airflow.providers.common.compat.sdk import (  # noqa: E402
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
+    Asset,
     BaseHook,
     BaseOperator,
     BaseSensorOperator,
@@ -58,6 +60,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
+    "Asset",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",

@@ -35,3 +35,14 @@ def test_daily_example_exports_its_data_interval(dagbag: DagBag):
 def test_backfill_example_maps_one_task_per_day(dagbag: DagBag):
     dag = dagbag.dags["example_conversations_backfill"]
     assert {"day_ranges", "export_day"} <= set(dag.task_dict)
+
+
+def test_asset_consumer_is_scheduled_on_the_producers_outlet(dagbag: DagBag):
+    producer = dagbag.dags["example_conversations_asset_producer"]
+    consumer = dagbag.dags["example_conversations_asset_consumer"]
+    (outlet,) = producer.task_dict["export_conversations"].outlets
+    assert outlet.uri == "s3://conversations-lake/raw/conversations"
+    # the timetable's condition is asset_condition on Airflow 3, dataset_condition on 2.11
+    condition = getattr(consumer.timetable, "asset_condition", None) or consumer.timetable.dataset_condition
+    assert "s3://conversations-lake/raw/conversations" in repr(condition)
+    assert "committed_parts" in consumer.task_dict
