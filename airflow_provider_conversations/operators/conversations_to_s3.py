@@ -24,6 +24,7 @@ from airflow_provider_conversations.version_compat import AirflowFailException, 
 from airflow_provider_conversations.windows import check_window_size, split_windows
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_conversations.version_compat import Context
@@ -131,8 +132,6 @@ class ConversationsToS3Operator(BaseOperator):
             resolve_range(created_at_gte, created_at_lt, None)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
         from airflow_provider_conversations.hooks.conversations import ConversationsHook
 
         filters = check_filters(self.filters)
@@ -141,8 +140,7 @@ class ConversationsToS3Operator(BaseOperator):
         if not isinstance(self.s3_bucket, str) or not self.s3_bucket.strip():
             raise ConversationsFilterError(f"s3_bucket: expected a bucket name, got {self.s3_bucket!r}")
         layout = self._layout()
-        require_pyarrow(self.file_format)
-        tmp_dir = check_tmp_dir(self.tmp_dir)
+        tmp_dir = self._check_write_args()
         if not all(w.is_aligned(self.window_size) for w in windows):
             self.log.warning(
                 "The range [%s, %s) is not aligned to window_size %s: its edge windows are clipped, and another "
@@ -154,16 +152,7 @@ class ConversationsToS3Operator(BaseOperator):
 
         hook = ConversationsHook(self.conversations_conn_id)
         hook.settings  # noqa: B018 (checks the connection before any I/O)
-        # Uploads run in the publishing thread, one multipart chunk (8 MB) at a time: no thread pool per upload
-        # (its start-up costs more than a small part's PUT), and memory does not grow with the part size.
-        # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
-        s3 = S3Hook(
-            aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False}, extra_args=self.s3_extra_args
-        )
-        if not s3.check_for_bucket(self.s3_bucket):
-            raise ConversationsDestinationError(
-                f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable"
-            )
+        s3 = self._s3_hook()
 
         self.log.info(
             "Exporting conversations created in [%s, %s) in %d window(s) of %s to s3://%s/%s",
@@ -196,8 +185,7 @@ class ConversationsToS3Operator(BaseOperator):
         except ConversationsAPIError as err:
             raise_if_not_retryable(err)
             raise
-        total = sum(r.records for r in results)
-        self._written = (total, sum(r.size for r in results))
+        total = self._report_committed(context, layout, results, {"created_at": (start, end)})
         self.log.info(
             "Done: %d record(s) in %d window(s), up to %d request(s) at a time; %d request(s), %d retries, "
             "%d throttled, rate-limit cost %d",
@@ -208,19 +196,6 @@ class ConversationsToS3Operator(BaseOperator):
             hook.stats.retries,
             hook.stats.throttled,
             hook.stats.cost,
-        )
-        add_table_event_extra(
-            context,
-            self.outlets,
-            table_asset_uri(self.s3_bucket, layout.prefix),
-            {
-                "records": total,
-                "windows": len(results),
-                "manifests": [r.manifest_key for r in results],
-                "created_at_gte": format_timestamp(start),
-                "created_at_lt": format_timestamp(end),
-                "file_format": self.file_format,
-            },
         )
         return {
             "bucket": self.s3_bucket,
@@ -252,6 +227,56 @@ class ConversationsToS3Operator(BaseOperator):
 
     def _layout(self) -> PartitionLayout:
         return PartitionLayout(str(self.s3_prefix or ""), self.compression, self.file_format)
+
+    def _check_write_args(self) -> str | None:
+        """Check what only the worker can (pyarrow for Parquet, ``tmp_dir``) before any I/O; return ``tmp_dir``."""
+        require_pyarrow(self.file_format)
+        return check_tmp_dir(self.tmp_dir)
+
+    def _s3_hook(self) -> S3Hook:
+        """The S3 hook writing every object with ``s3_extra_args``, once the bucket is known to be reachable."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        # Uploads run in the publishing thread, one multipart chunk (8 MB) at a time: no thread pool per upload
+        # (its start-up costs more than a small part's PUT), and memory does not grow with the part size.
+        # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
+        s3 = S3Hook(
+            aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False}, extra_args=self.s3_extra_args
+        )
+        if not s3.check_for_bucket(self.s3_bucket):
+            raise ConversationsDestinationError(
+                f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable"
+            )
+        return s3
+
+    def _report_committed(
+        self,
+        context: Context,
+        layout: PartitionLayout,
+        results: list[WindowResult],
+        ranges: dict[str, tuple[datetime, datetime]],
+    ) -> int:
+        """Keep the counts for the OpenLineage output and put what was committed on the table's asset event.
+
+        :param context: the task's context.
+        :param layout: the table's key names.
+        :param results: one result per committed window.
+        :param ranges: the range exported per field, e.g. ``{"created_at": (start, end)}`` (``<field>_gte`` and
+            ``<field>_lt`` in the event's extra).
+        :return: the records written.
+        """
+        total = sum(r.records for r in results)
+        self._written = (total, sum(r.size for r in results))
+        extra: dict[str, Any] = {
+            "records": total,
+            "windows": len(results),
+            "manifests": [r.manifest_key for r in results],
+        }
+        for name, (gte, lt) in ranges.items():
+            extra[f"{name}_gte"], extra[f"{name}_lt"] = format_timestamp(gte), format_timestamp(lt)
+        extra["file_format"] = self.file_format
+        add_table_event_extra(context, self.outlets, table_asset_uri(self.s3_bucket, layout.prefix), extra)
+        return total
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
         """The API as input, the table (``s3://<bucket>``, name ``<prefix>``) with its schema as the one output."""
