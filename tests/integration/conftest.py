@@ -126,3 +126,12 @@ def run_dag(dag_id: str, logical_date: datetime | None, params: dict[str, Any] |
         dag_id, logical_date, f"ConversationsToS3Operator(task_id='export', **{op_kwargs!r})", params
     )
     return run, tis["export"]
+
+
+def start_api(factory, set_conn, records: list[dict[str, Any]] | int, seed: int):
+    """A fake API with ``records`` (or that many generated with ``seed``) behind ``conversations_default``."""
+    from tests.conftest import TOKEN
+
+    api = factory(records=records, token=TOKEN, seed=seed)
+    set_conn(api.url, TOKEN, backoff_base=0.01)
+    return api

@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_provider_conversations.version_compat import AIRFLOW_V_3_0_PLUS
-from tests.conftest import TOKEN
-from tests.integration.conftest import read_objects, run_dag_source
+from tests.integration.conftest import read_objects, run_dag_source, start_api
 
 DAY, LOGICAL = datetime(2025, 1, 3, tzinfo=timezone.utc), datetime(2025, 1, 4, tzinfo=timezone.utc)
 
@@ -18,9 +17,7 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 @pytest.fixture
 def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=700, token=TOKEN, seed=9)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
+    return start_api(conversations_api_factory, set_conn, 700, seed=9)
 
 
 def events_of(uri: str) -> list[dict]:

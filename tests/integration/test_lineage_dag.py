@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN
+from tests.integration.conftest import start_api
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY, LOGICAL = datetime(2025, 1, 3, tzinfo=timezone.utc), datetime(2025, 1, 4, tzinfo=timezone.utc)
 SCRIPT = """\
 import datetime, sys
 sys.path.insert(0, {root!r})
-from tests.integration.conftest import run_dag_source
+from tests.integration.conftest import run_dag_source, start_api
 run, tis = run_dag_source({dag_id!r}, datetime.datetime(2025, 1, 4, tzinfo=datetime.timezone.utc), {body!r}, {params!r})
 print("STATE=" + str(tis["export"].state))
 """
@@ -32,9 +32,7 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 @pytest.fixture
 def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=800, token=TOKEN, seed=4)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
+    return start_api(conversations_api_factory, set_conn, 800, seed=4)
 
 
 def run_with_openlineage(tmp_path: Path, dag_id: str, body: str, params: dict) -> list[dict]:

@@ -15,8 +15,7 @@ from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.schema import schema_description
 from airflow_provider_conversations.testing.records import generate_conversations
-from tests.conftest import TOKEN
-from tests.integration.conftest import read_objects, run_dag
+from tests.integration.conftest import read_objects, run_dag, start_api
 from tests.test_parquet import assert_same_record, rebuild
 
 UTC = timezone.utc
@@ -47,9 +46,7 @@ def odd_records() -> list[dict]:
 
 @pytest.fixture
 def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=odd_records(), token=TOKEN, seed=21)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
+    return start_api(conversations_api_factory, set_conn, odd_records(), seed=21)
 
 
 def download(objects: dict[str, bytes], root: Path) -> Path:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
-from tests.conftest import TOKEN
+from tests.integration.conftest import start_api
 
 DAY = datetime(2025, 1, 3, tzinfo=timezone.utc)
 CONTEXT = {"data_interval_start": DAY, "data_interval_end": DAY + timedelta(days=1)}
@@ -22,9 +22,7 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 @pytest.fixture
 def api(conversations_api_factory, set_conn):
-    api = conversations_api_factory(records=600, token=TOKEN, seed=5)
-    set_conn(api.url, TOKEN, backoff_base=0.01)
-    return api
+    return start_api(conversations_api_factory, set_conn, 600, seed=5)
 
 
 @pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
