@@ -7,12 +7,14 @@ Two families, so callers can tell a mistake in the task's arguments from a faile
 * I/O outcomes subclass Airflow's ``AirflowException`` (imported, like every Airflow exception of the
   provider, from :mod:`airflow_provider_conversations.version_compat`): what the API answered
   (:class:`ConversationsAPIError`, carrying attributes callers branch on, never on message text), or
-  an S3 destination that cannot be used (:class:`ConversationsDestinationError`).
+  an S3 destination that cannot be used (:class:`ConversationsDestinationError`). An answer that
+  retrying cannot fix (401, 403) fails the export task as :class:`ConversationsAuthError`, which is
+  also Airflow's ``AirflowFailException`` (no task retries).
 """
 
 from __future__ import annotations
 
-from airflow_provider_conversations.version_compat import AirflowException
+from airflow_provider_conversations.version_compat import AirflowException, AirflowFailException
 
 
 class ConversationsArgumentError(ValueError):
@@ -34,7 +36,7 @@ class ConversationsDestinationError(AirflowException):
 class ConversationsAPIError(AirflowException):
     """The Conversations API answered with an error, or not at all.
 
-    :param message: what went wrong, in words a user can act on.
+    :param message: what went wrong, in words a user can act on (kept as ``message``; ``str()`` adds the rest).
     :param status: HTTP status code, or ``None`` when no response arrived.
     :param api_message: the error message from the API's JSON body, if any.
     :param request_id: the ``x-request-id`` response header, for the vendor's support.
@@ -52,6 +54,7 @@ class ConversationsAPIError(AirflowException):
         retry_after: float | None = None,
         server_time: float | None = None,
     ) -> None:
+        self.message = message
         self.status = status
         self.api_message = api_message
         self.request_id = request_id
@@ -69,3 +72,25 @@ class ConversationsAPIError(AirflowException):
 
 class ConversationsResponseError(ConversationsAPIError):
     """The API answered 2xx but the body is not the expected JSON envelope."""
+
+
+class ConversationsAuthError(ConversationsAPIError, AirflowFailException):
+    """The API refused the credentials (401) or their scope (403): the task fails without Airflow's retries.
+
+    Both a :class:`ConversationsAPIError` (same attributes) and Airflow's ``AirflowFailException``.
+    """
+
+    @classmethod
+    def from_api_error(cls, err: ConversationsAPIError) -> ConversationsAuthError:
+        """The same error, saying that it is not retried.
+
+        :param err: the API's 401 or 403 error.
+        """
+        return cls(
+            f"{err.message}; not retried: bad credentials do not heal by retrying",
+            status=err.status,
+            api_message=err.api_message,
+            request_id=err.request_id,
+            retry_after=err.retry_after,
+            server_time=err.server_time,
+        )

@@ -11,6 +11,7 @@ from airflow_provider_conversations.checks import check_int, check_positive
 from airflow_provider_conversations.destination import check_s3_extra_args, check_tmp_dir
 from airflow_provider_conversations.exceptions import (
     ConversationsAPIError,
+    ConversationsAuthError,
     ConversationsDestinationError,
     ConversationsFilterError,
 )
@@ -20,7 +21,7 @@ from airflow_provider_conversations.formats import check_compression, check_file
 from airflow_provider_conversations.layout import PartitionLayout
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.timestamps import format_timestamp
-from airflow_provider_conversations.version_compat import AirflowFailException, BaseOperator
+from airflow_provider_conversations.version_compat import BaseOperator
 from airflow_provider_conversations.windows import check_window_size, split_windows
 
 if TYPE_CHECKING:
@@ -305,10 +306,11 @@ class ConversationsToS3Operator(BaseOperator):
 
 
 def raise_if_not_retryable(err: ConversationsAPIError) -> None:
-    """Turn an API answer that retrying cannot fix (401, 403) into ``AirflowFailException`` (no Airflow retries).
+    """Turn an API answer that retrying cannot fix (401, 403) into an ``AirflowFailException`` (no Airflow retries).
 
     :param err: the API error.
-    :raises AirflowFailException: for :data:`NOT_RETRIED_STATUSES`, chained to ``err``.
+    :raises ConversationsAuthError: (an ``AirflowFailException``) for :data:`NOT_RETRIED_STATUSES`,
+        chained to ``err``.
     """
     if err.status in NOT_RETRIED_STATUSES:
-        raise AirflowFailException(f"{err}; not retried: bad credentials do not heal by retrying") from err
+        raise ConversationsAuthError.from_api_error(err) from err

@@ -219,3 +219,14 @@ def test_s3_requests_per_window(api, s3_client, bucket, monkeypatch):
         ("ListObjectsV2", 1),
         ("PutObject", 48),
     ]
+
+
+@pytest.mark.parametrize(("token", "retries", "state"), [("tok-WRONG", 2, "failed"), (TOKEN, 2, "success")])
+def test_a_rejected_token_fails_the_task_without_airflow_retries(
+    api, set_conn, s3_client, bucket, token, retries, state
+):
+    set_conn(api.url, token, backoff_base=0.01)
+    kwargs = {"retries": retries, "retry_delay": timedelta(seconds=1)}
+    _run, ti = run_dag(f"t_auth_{state}", s3_bucket=bucket, s3_prefix="p", **kwargs)
+    assert ti.state == state
+    assert api.stats.status_counts.get(401, 0) == (1 if state == "failed" else 0)  # one attempt, no retry

@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from airflow_provider_conversations.exceptions import (
     ConversationsAPIError,
+    ConversationsAuthError,
     ConversationsDestinationError,
     ConversationsFilterError,
 )
@@ -219,7 +220,9 @@ def test_rejected_credentials_fail_the_task_without_airflow_retries(s3, requests
     operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX, retries=3)
     with pytest.raises(AirflowFailException, match=f"status={status}") as exc:
         operator.execute(CONTEXT)
+    assert isinstance(exc.value, ConversationsAuthError) and exc.value.status == status  # still an API error
     assert isinstance(exc.value.__cause__, ConversationsAPIError) and TOKEN not in str(exc.value)
+    assert "; not retried: bad credentials do not heal by retrying; status=" in str(exc.value)
     assert objects(s3) == {}
 
 
