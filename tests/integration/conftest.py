@@ -104,10 +104,19 @@ with DAG({dag_id!r}, schedule=CronDataIntervalTimetable("@daily", timezone="UTC"
 """
 
 
-def run_dag_source(dag_id: str, logical_date: datetime | None, body: str, params: dict[str, Any] | None = None):
+def run_dag_source(
+    dag_id: str,
+    logical_date: datetime | None,
+    body: str,
+    params: dict[str, Any] | None = None,
+    *,
+    register_assets: bool = False,
+):
     """Write a DAG file whose tasks are ``body`` into the dags folder and run it with ``dag.test()``.
 
     (``dag.test()`` only runs DAGs that a bundle holds.) Returns the DagRun and its task instances by id.
+    ``register_assets``: on Airflow 2.11, write the DAG and its datasets to the DB first, as the DAG
+    processor would (2.11's ``dag.test()`` does not, and records no event for an unknown dataset; 3.x's does).
     """
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
     path.write_text(DAG_TEMPLATE.format(dag_id=dag_id, params=params or {}, body=body))
@@ -115,6 +124,8 @@ def run_dag_source(dag_id: str, logical_date: datetime | None, body: str, params
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if register_assets and not AIRFLOW_V_3_0_PLUS:
+        module.dag.sync_to_db()
     date_arg = "logical_date" if AIRFLOW_V_3_0_PLUS else "execution_date"  # dag.test()'s name for it on 2.x
     run = module.dag.test(**{date_arg: logical_date}) if logical_date else module.dag.test()
     return run, {ti.task_id: ti for ti in run.get_task_instances()}

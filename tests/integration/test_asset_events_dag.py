@@ -46,7 +46,7 @@ def test_the_tables_asset_event_carries_records_windows_manifests_and_range(api,
         f"    ConversationsToS3Operator(task_id='export', s3_bucket={bucket!r}, s3_prefix='lake/conv', "
         f"window_size=datetime.timedelta(hours=6), outlets=[Asset({table!r}), Asset({other!r})])"
     )
-    _run, tis = run_dag_source("t_assets", LOGICAL, body)
+    _run, tis = run_dag_source("t_assets", LOGICAL, body, register_assets=True)
     assert tis["export"].state == "success"
     (extra,) = events_of(table)
     manifests = sorted(k for k in read_objects(s3_client, bucket) if "/_manifest-" in k)
