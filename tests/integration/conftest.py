@@ -17,7 +17,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from airflow_provider_conversations.version_compat import AIRFLOW_V_3_0_PLUS, get_base_airflow_version_tuple
+from airflow_provider_conversations.version_compat import (
+    AIRFLOW_V_3_0_PLUS,
+    AIRFLOW_V_3_1_PLUS,
+    get_base_airflow_version_tuple,
+)
 
 #: Airflow 3.0's ``dag.test()`` runs a task through ``run_task_in_process``, which keeps a failed task's
 #: exception text to itself; 2.11 and 3.1+ show it in the run's output.
@@ -115,8 +119,9 @@ def run_dag_source(
     """Write a DAG file whose tasks are ``body`` into the dags folder and run it with ``dag.test()``.
 
     (``dag.test()`` only runs DAGs that a bundle holds.) Returns the DagRun and its task instances by id.
-    ``register_assets``: on Airflow 2.11, write the DAG and its datasets to the DB first, as the DAG
-    processor would (2.11's ``dag.test()`` does not, and records no event for an unknown dataset; 3.x's does).
+    ``register_assets``: write the DAG and its assets to the DB first, as the DAG processor would
+    (``dag.test()`` does so itself from 3.1 on; 2.11 records no event for an unknown dataset, and 3.0
+    refuses a task whose outlets are not active assets).
     """
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
     path.write_text(DAG_TEMPLATE.format(dag_id=dag_id, params=params or {}, body=body))
@@ -124,11 +129,24 @@ def run_dag_source(
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if register_assets and not AIRFLOW_V_3_0_PLUS:
-        module.dag.sync_to_db()
+    if register_assets:
+        _register_assets(module.dag)
     date_arg = "logical_date" if AIRFLOW_V_3_0_PLUS else "execution_date"  # dag.test()'s name for it on 2.x
     run = module.dag.test(**{date_arg: logical_date}) if logical_date else module.dag.test()
     return run, {ti.task_id: ti for ti in run.get_task_instances()}
+
+
+def _register_assets(dag: Any) -> None:
+    if not AIRFLOW_V_3_0_PLUS:
+        dag.sync_to_db()
+    elif not AIRFLOW_V_3_1_PLUS:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.models.dag import DAG as SchedulerDAG
+        from airflow.serialization.serialized_objects import SerializedDAG
+
+        DagBundlesManager().sync_bundles_to_db()
+        scheduler_dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))  # as dag.test() makes it
+        SchedulerDAG.bulk_write_to_db("dags-folder", None, [scheduler_dag])
 
 
 def run_dag(dag_id: str, logical_date: datetime | None, params: dict[str, Any] | None = None, **op_kwargs: Any):
