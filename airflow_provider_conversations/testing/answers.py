@@ -52,7 +52,11 @@ def error_body(status: int, message: str) -> dict[str, str]:
     :param status: the HTTP status.
     :param message: the explanation.
     """
-    return {"error": HTTPStatus(status).phrase, "message": message}
+    return {"error": _REASONS.get(status) or HTTPStatus(status).phrase, "message": message}
+
+
+#: Phrases the API sends that Python's own table renamed (3.13 calls 422 "Unprocessable Content").
+_REASONS = {422: "Unprocessable Entity"}
 
 
 def retry_after_value(seconds: float, integer: bool) -> str:
