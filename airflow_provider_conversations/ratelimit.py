@@ -204,7 +204,8 @@ class RateLimitPacer:
                 self._in_flight = max(0, self._in_flight - reserved)
             if status != 429:
                 charged = cost if cost is not None else reserved
-                self._charges.append((now + self.window_seconds, charged))
+                # The server charged it about half a round trip before its answer came back.
+                self._charges.append((now - self._rtt / 2 + self.window_seconds, charged))
                 self._charged += charged
                 self._spent += charged if current else 0
             if retry_after is not None:
