@@ -1,8 +1,8 @@
 """Small files: objects written per day, and the change sync's re-export cost, by volume and window size.
 
-For 1k, 10k and 100k conversations a day (the fake API's records, 7 days of them) and windows of 1 h,
-3 h, 6 h and 1 day: our operator exports one day to moto's S3 over real HTTP, and the objects it
-wrote are counted. The change sync re-exports every window that holds a conversation updated after
+For 1k, 10k and 100k conversations a day (the fake API's records: the synced day and the 3 days
+before it) and windows of 1 h, 3 h, 6 h and 1 day: our operator exports one day to moto's S3 over
+real HTTP, and the objects it wrote are counted. The change sync re-exports every window that holds a conversation updated after
 its creation on the synced day (the fake's records change up to 3 days after creation, 70 % of
 them); its cost is the points of re-reading those windows whole (``ceil(records / 100)`` each, as
 the range read costs) and the objects rewritten. Prints a Markdown table.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -72,6 +73,7 @@ def main() -> int:
     from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
     from airflow_provider_conversations.testing import FakeConversationsAPI, generate_conversations
 
+    logging.disable(logging.WARNING)  # the operator's and moto's per-window and per-request lines
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
@@ -85,7 +87,8 @@ def main() -> int:
     rows = []
     try:
         for volume in args.volumes:
-            records = generate_conversations(7 * volume, seed=0, start=START, end=START + 7 * DAY)
+            # The synced day and the 3 before it: the records that can change on the synced day.
+            records = generate_conversations(4 * volume, seed=0, start=SYNCED - 3 * DAY, end=SYNCED + DAY)
             with FakeConversationsAPI(records, token=TOKEN, rate_limit_per_minute=10**9) as api:
                 os.environ["AIRFLOW_CONN_CONVERSATIONS_DEFAULT"] = json.dumps(
                     {"conn_type": "conversations", "host": api.url, "password": TOKEN}
