@@ -32,6 +32,8 @@ VARIANT_TEXT = {
     "ours": "our operator, 1 task",
     "ours-4mapped": "our operator, 4 mapped tasks",
     "ours-daywin": "our operator, 1 task, window_size=1 day",
+    "ours-daywin-gzip": "our operator, 1 task, window_size=1 day, gzip answers",
+    "ours-daywin-chunked": "our operator, 1 task, window_size=1 day, chunked answers",
     "handwritten": "hand-written (HttpHook pages)",
     "raw": "raw loop (requests + boto3)",
 }

@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+import regime_b_scale
 from _common import ROOT, machine
 from report_analysis import analysis
 from report_format import table, yes
@@ -104,6 +105,7 @@ def render(results: Results, findings: Path) -> str:
     sections = {
         "A": cost_section(results) if results.cost_cpu else None,
         "B": budget_section(b, results.runs) if b is not None and b.rows else None,
+        "B at scale": regime_b_scale.section(results.scale) if getattr(results, "scale", None) else None,
         "C": cpu_section(results) if results.cost_cpu else None,
         "D": memory_section(results.memory, results.memory_trace) if results.memory is not None else None,
     }

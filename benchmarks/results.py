@@ -155,6 +155,7 @@ class Results:
     cost_cpu: list[ClientRun] = field(default_factory=list)  # regimes A and C share their runs
     profile: Profile | None = None
     budget: Budget | None = None
+    scale: Any = None  # regime_b_scale.Scale: B at scale, under each window rule
     memory: Memory | None = None
     memory_trace: dict[str, Any] | None = None  # D's tracemalloc run, when the growth missed the target
     code: str = "unknown"

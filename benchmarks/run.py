@@ -6,7 +6,8 @@ directly) and one moto S3 server (a child process); every task runs in its own p
 A. Cost: records per rate-limit point, from the fake API's accounting.
 B. The real API's shape, sped up: server latency, a per-window point budget with the real deep-page
    costs, no Retry-After. Records per minute, share of the budget used, 429s, failed tasks; a
-   budget-bound range; the ``budget_share`` setting.
+   budget-bound range; the ``budget_share`` setting; a budget-bound read of 10 windows or more under
+   each window rule of the fake (calendar, first request, sliding), by 1 task and by 4 mapped tasks.
 C. Our CPU cost: no latency, no budget; records/s of the task itself.
 D. Memory: peak RSS of the task process for a 10k- and a 200k-record window.
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import regime_a_cost
 import regime_b_budget
+import regime_b_scale
 import regime_c_cpu
 import regime_d_memory
 import report
@@ -75,6 +77,12 @@ def run_all(h: Harness, regimes: set[str]) -> None:
                 res_d[big] = regime_d_memory.run(h, api, big, results)
         finally:
             api.stop()
+    if "B" in regimes and args.scale:
+        api = h.server(args.scale_records, 1)
+        try:
+            results.scale = regime_b_scale.run(h, api, args.scale_records)
+        finally:
+            api.stop()
     if "D" in regimes:
         for n in (small, big):
             if n not in res_d:
@@ -91,6 +99,8 @@ def run_all(h: Harness, regimes: set[str]) -> None:
         ours_429: list[float] = []
         failed = regime_b_budget.judge(h, res_b, results.budget, ours_429)
         regime_b_budget.judge_bound(h, *bound, bound_records, results.budget, ours_429, failed)
+    if results.scale is not None:
+        regime_b_scale.judge(h, results.scale)
     if res_d:
         regime_d_memory.judge(res_d, results)
 
@@ -123,6 +133,11 @@ def main() -> int:
     parser.add_argument("--b-window", type=float, default=12.0, help="B: rate-limit window, seconds")
     parser.add_argument("--b-budget", type=int, default=600, help="B: points per window")
     parser.add_argument("--b-latency", type=float, default=0.030, help="B: seconds per answer")
+    parser.add_argument("--no-scale", dest="scale", action="store_false", help="B: skip the runs at scale")
+    parser.add_argument("--scale-records", type=int, default=300_000, help="B at scale: a day's records")
+    parser.add_argument("--scale-window", type=float, default=5.0, help="B at scale: rate-limit window, seconds")
+    parser.add_argument("--scale-budget", type=int, default=300, help="B at scale: points per window")
+    parser.add_argument("--scale-latency", type=float, default=0.015, help="B at scale: seconds per answer")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the cProfile runs")
     parser.add_argument("--profile-size", type=int, help="C: size of the profiled runs (default: the middle size)")
     parser.add_argument(
@@ -144,6 +159,7 @@ def main() -> int:
     if args.quick:
         args.runs, args.sizes, args.memory_records = 1, [1_000, 10_000], [2_000, 20_000]
         args.bound_records = 60_000
+        args.scale_records = min(args.scale_records, 100_000)
     # The fork server that task processes come from inherits this environment (see tasks.PRELOAD).
     os.environ["AIRFLOW_HOME"] = str(WORK_DIR / "airflow-home")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"

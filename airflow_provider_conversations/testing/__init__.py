@@ -42,15 +42,19 @@ Wire contract (what a client must know):
   (>= 1), ``per_page`` (1..100, default 25), ``include_paging_counts`` (``true``/``false``).
 * An invalid value is a 422 naming the parameter and the allowed values; an unknown name is ignored
   (and recorded in ``stats.unknown_params``) unless ``strict_params=True`` (then 400).
-* Budget: ``rate_limit_per_minute`` cost per token per window of ``minute_seconds`` (windows aligned
-  on multiples of ``minute_seconds`` of ``time.time()``); cost per page from :data:`COST_TABLE`.
+* Budget: ``rate_limit_per_minute`` cost per token per window of ``minute_seconds``; by default windows
+  aligned on multiples of ``minute_seconds`` of ``time.time()``, or, with ``window_rule`` (see
+  :data:`WINDOW_RULES`), a window opened by the first request after the last one expired, or a
+  sliding window; cost per page from :data:`COST_TABLE`.
   Headers ``x-ratelimit-endpoint-cost`` and ``x-ratelimit-remaining-minute`` on every authenticated
   answer (not on 401, 302, injected 5xx or injected HTML). A 422/400 costs 1; a 404 costs 0. Over budget: 429, costs
   nothing, ``Retry-After`` = seconds to the end of the window: an integer (ceil) when
   ``minute_seconds >= 60``, else a decimal with 3 decimals (e.g. ``"0.237"``); no ``Retry-After``
   when ``retry_after=False`` (like the real API).
-* Every answer has ``Date``, a unique ``x-request-id`` and (except injected HTML) a JSON body.
-  Connections are HTTP/1.1 keep-alive.
+* Every answer has ``Date``, a unique ``x-request-id`` and (except injected HTML) a JSON body,
+  UTF-8 with non-ASCII text as is. Connections are HTTP/1.1 keep-alive. With ``gzip=True`` a request
+  that sends ``Accept-Encoding: gzip`` gets ``Content-Encoding: gzip``; with ``chunked=True`` bodies
+  go out with ``Transfer-Encoding: chunked`` (16 KiB chunks) instead of ``Content-Length``.
 * :class:`Faults` (``api.faults``, mutable at runtime; draws seeded by ``seed``): injected 5xx,
   429 (``Retry-After: throttle_retry_after``, ``x-ratelimit-remaining-minute: 0``), dropped
   connections and HTML 200s cost no budget; a slow answer is a normal answer (normal cost) sent
@@ -61,6 +65,7 @@ Wire contract (what a client must know):
 
 from __future__ import annotations
 
+from .budget import WINDOW_RULES
 from .faults import FAULT_KINDS, Faults
 from .observe import ChargeEvent, ConnectionEvent, RequestLogEntry, Stats
 from .query import COST_TABLE, KNOWN_PARAMS, QueryError, QueryResult, answer_query, request_cost
@@ -83,6 +88,7 @@ __all__ = [
     "LANGUAGE_CODES",
     "MEDIA_TYPES",
     "PLATFORMS",
+    "WINDOW_RULES",
     "ChargeEvent",
     "ConnectionEvent",
     "FakeConversationsAPI",

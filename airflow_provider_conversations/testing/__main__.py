@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 
-from .records import generate_conversations, parse_timestamp
+from .budget import WINDOW_RULES
+from .records import NON_ASCII_SHARE, generate_conversations, parse_timestamp
 from .server import FakeConversationsAPI, Faults
 
 
@@ -58,6 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="rate-limit window in seconds (default: %(default)s)",
     )
     serve.add_argument(
+        "--window-rule",
+        choices=WINDOW_RULES,
+        default="calendar",
+        help="where rate-limit windows start (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--title-chars", type=int, default=0, help="lengthen titles to this many characters (default: as drawn)"
+    )
+    serve.add_argument(
+        "--non-ascii-share",
+        type=float,
+        default=NON_ASCII_SHARE,
+        help="share of titles with non-ASCII text, 0 for ASCII only (default: %(default)s)",
+    )
+    serve.add_argument("--gzip", action="store_true", help="gzip answers to requests that accept it")
+    serve.add_argument("--chunked", action="store_true", help="send answers with Transfer-Encoding: chunked")
+    serve.add_argument(
         "--latency", type=float, default=0.0, help="seconds added to every answer (default: %(default)s)"
     )
     serve.add_argument("--no-retry-after", action="store_true", help="send no Retry-After on 429, like the real API")
@@ -77,7 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start: datetime = args.start
     records = generate_conversations(
-        args.records, seed=args.seed, start=start, end=start + timedelta(days=args.days), tie_share=args.tie_share
+        args.records,
+        seed=args.seed,
+        start=start,
+        end=start + timedelta(days=args.days),
+        tie_share=args.tie_share,
+        title_chars=args.title_chars,
+        non_ascii_share=args.non_ascii_share,
     )
     api = FakeConversationsAPI(
         records,
@@ -87,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         rate_limit_per_minute=args.rate_limit,
         minute_seconds=args.minute_seconds,
+        window_rule=args.window_rule,
+        gzip=args.gzip,
+        chunked=args.chunked,
         latency=args.latency,
         retry_after=not args.no_retry_after,
         strict_params=args.strict_params,

@@ -6,18 +6,35 @@ the answer with :func:`encode_body`. How a body is shaped on the wire belongs he
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["HTML", "JSON", "Answer", "encode_body", "error_body", "retry_after_value"]
+__all__ = [
+    "CHUNK_BYTES",
+    "GZIP_LEVEL",
+    "HTML",
+    "JSON",
+    "Answer",
+    "accepts_gzip",
+    "chunks",
+    "encode_body",
+    "error_body",
+    "gzip_body",
+    "retry_after_value",
+]
 
 #: ``Content-Type`` of JSON answers.
 JSON = "application/json; charset=utf-8"
 #: ``Content-Type`` of HTML answers (injected faults).
 HTML = "text/html; charset=utf-8"
+#: Bytes per chunk of a ``Transfer-Encoding: chunked`` answer.
+CHUNK_BYTES = 16 * 1024
+#: zlib level of gzip answers (Rails' ``Rack::Deflater`` uses zlib's default, 6).
+GZIP_LEVEL = 6
 
 
 @dataclass
@@ -66,3 +83,37 @@ def retry_after_value(seconds: float, integer: bool) -> str:
     :param integer: send whole seconds (at least 1).
     """
     return str(max(1, math.ceil(seconds))) if integer else f"{max(seconds, 0.001):.3f}"
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value accepts ``gzip`` (not with ``q=0``).
+
+    :param accept_encoding: the request's header, or None.
+    """
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
+            q = params.strip().lower().removeprefix("q=")
+            try:
+                return not params or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def gzip_body(body: bytes) -> bytes:
+    """``body`` compressed for ``Content-Encoding: gzip`` (no file name, no timestamp: reproducible).
+
+    :param body: the body's bytes.
+    """
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def chunks(body: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
+    """``body`` framed for ``Transfer-Encoding: chunked``: one frame per ``size`` bytes, then the last one.
+
+    :param body: the body's bytes.
+    :param size: bytes per chunk.
+    """
+    frames = [b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size]) for i in range(0, len(body), size)]
+    return [*frames, b"0\r\n\r\n"]

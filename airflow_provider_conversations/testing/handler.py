@@ -10,7 +10,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from .answers import encode_body
+from .answers import accepts_gzip, chunks, encode_body, gzip_body
 
 if TYPE_CHECKING:
     from .server import FakeConversationsAPI
@@ -77,15 +77,27 @@ class _Handler(BaseHTTPRequestHandler):
         if response.delay > 0:
             api._stopping.wait(response.delay)
         body = encode_body(response.payload)
+        gzipped = api.gzip and accepts_gzip(self.headers.get("Accept-Encoding"))
+        if gzipped:
+            body = gzip_body(body)
         try:
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if gzipped:
+                self.send_header("Content-Encoding", "gzip")
+            if api.gzip:
+                self.send_header("Vary", "Accept-Encoding")
+            if api.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("x-request-id", str(uuid.uuid4()))
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            api.stats._sent("gzip" if gzipped else "identity", api.chunked, len(body))  # before the client has it
+            for frame in chunks(body) if api.chunked else (body,):
+                self.wfile.write(frame)
         except OSError:  # the client went away (e.g. timed out on a slow answer)
             self.close_connection = True
 

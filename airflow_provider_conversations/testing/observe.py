@@ -24,7 +24,9 @@ class Stats:
 
     Attributes: ``requests`` (every request received), ``total_cost`` (budget spent),
     ``status_counts`` (status -> count), ``throttled`` (429 answers, budget or injected),
-    ``faults`` (kind -> count, keys :data:`FAULT_KINDS`), ``unknown_params`` (names ignored).
+    ``faults`` (kind -> count, keys :data:`FAULT_KINDS`), ``unknown_params`` (names ignored),
+    ``encodings`` (answers by ``Content-Encoding``: ``gzip`` or ``identity``), ``chunked`` (answers
+    sent with ``Transfer-Encoding: chunked``), ``body_bytes`` (body bytes sent, as on the wire).
     """
 
     def __init__(self) -> None:
@@ -35,6 +37,9 @@ class Stats:
         self.status_counts: dict[int, int] = {}
         self.faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
         self.unknown_params: set[str] = set()
+        self.encodings: dict[str, int] = {}
+        self.chunked = 0
+        self.body_bytes = 0
 
     def reset(self) -> None:
         """Zero every counter in place."""
@@ -43,6 +48,8 @@ class Stats:
             self.status_counts.clear()
             self.faults.update(dict.fromkeys(FAULT_KINDS, 0))
             self.unknown_params.clear()
+            self.encodings.clear()
+            self.chunked = self.body_bytes = 0
 
     def _count(self, *, status: int | None = None, fault: str | None = None, n: int = 1) -> None:
         with self._lock:
@@ -51,6 +58,12 @@ class Stats:
                 self.throttled += status == 429
             if fault is not None:
                 self.faults[fault] += n
+
+    def _sent(self, encoding: str, chunked: bool, size: int) -> None:
+        with self._lock:
+            self.encodings[encoding] = self.encodings.get(encoding, 0) + 1
+            self.chunked += chunked
+            self.body_bytes += size
 
     def _add(self, *, requests: int = 0, cost: int = 0, unknown: list[str] | None = None) -> None:
         with self._lock:
@@ -68,6 +81,9 @@ class Stats:
                 "status_counts": dict(self.status_counts),
                 "faults": dict(self.faults),
                 "unknown_params": set(self.unknown_params),
+                "encodings": dict(self.encodings),
+                "chunked": self.chunked,
+                "body_bytes": self.body_bytes,
             }
 
 

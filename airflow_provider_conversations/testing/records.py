@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_START",
     "LANGUAGE_CODES",
     "MEDIA_TYPES",
+    "NON_ASCII_SHARE",
     "ORGANIZATION_ID",
     "PERSON_IDS",
     "PLATFORMS",
@@ -163,14 +164,40 @@ def _ref(kind: str, ident: str) -> dict[str, str]:
     return {"id": ident, "_href": f"{API_BASE}/{kind}/{ident}"}
 
 
-def _title(rng: random.Random) -> str:
-    if rng.random() < 0.04:
-        return rng.choice(_NON_ASCII_TITLES)
-    template = rng.choice(_TEMPLATES)
-    return template.format(company=rng.choice(_COMPANIES), first=rng.choice(_FIRST_NAMES))
+# Words that lengthen a title to ``title_chars`` (the shape of a real meeting's agenda-like title).
+# fmt: off
+_FILLER = (
+    "agenda", "pricing", "security", "review", "roadmap", "renewal", "integration", "timeline",
+    "stakeholders", "budget", "pilot", "rollout", "next", "steps", "procurement", "legal",
+)
+_NON_ASCII_FILLER = ("réunion", "Überblick", "précis", "東京", "São", "Größe", "naïve", "🎉")
+# fmt: on
+
+#: Share of generated titles with non-ASCII characters, by default.
+NON_ASCII_SHARE = 0.04
 
 
-def make_conversation(rng: random.Random, created_at: datetime) -> dict[str, Any]:
+def _title(rng: random.Random, title_chars: int = 0, non_ascii_share: float = NON_ASCII_SHARE) -> str:
+    non_ascii = rng.random() < non_ascii_share
+    if non_ascii:
+        title = rng.choice(_NON_ASCII_TITLES)
+    else:
+        template = rng.choice(_TEMPLATES)
+        title = template.format(company=rng.choice(_COMPANIES), first=rng.choice(_FIRST_NAMES))
+    if len(title) < title_chars:
+        words = _NON_ASCII_FILLER + _FILLER if non_ascii else _FILLER
+        parts = [title, "-"]
+        size = len(title) + 1
+        while size < title_chars:
+            parts.append(rng.choice(words))
+            size += len(parts[-1]) + 1
+        title = " ".join(parts)[:title_chars]
+    return title
+
+
+def make_conversation(
+    rng: random.Random, created_at: datetime, *, title_chars: int = 0, non_ascii_share: float = NON_ASCII_SHARE
+) -> dict[str, Any]:
     """Build one realistic conversation record created at ``created_at``.
 
     The call ends a few minutes before ``created_at`` (processing delay), ``duration`` equals
@@ -178,6 +205,9 @@ def make_conversation(rng: random.Random, created_at: datetime) -> dict[str, Any
 
     :param rng: the random source (seed it for reproducible records).
     :param created_at: creation time; a naive datetime is taken as UTC.
+    :param title_chars: lengthen shorter titles to this many characters with filler words (0: as drawn,
+        about 25 characters): the knob of a record's size.
+    :param non_ascii_share: share of titles with non-ASCII characters (0: ASCII-only text).
     :return: a record with every field of the reference schema.
     """
     if created_at.tzinfo is None:
@@ -201,7 +231,7 @@ def make_conversation(rng: random.Random, created_at: datetime) -> dict[str, Any
         "platform": rng.choices(PLATFORMS, cum_weights=_PLATFORM_CUM)[0],
         "media_type": "video" if rng.random() < 0.7 else "audio",
         "organization_id": ORGANIZATION_ID,
-        "title": _title(rng),
+        "title": _title(rng, title_chars, non_ascii_share),
         "owner_id": owner_id,
         "user_guid": user_guid,
         "started_recording_at": int(event_start.timestamp() * 1000),
@@ -233,6 +263,8 @@ def generate_conversations(
     start: datetime | None = None,
     end: datetime | None = None,
     tie_share: float = 0.05,
+    title_chars: int = 0,
+    non_ascii_share: float = NON_ASCII_SHARE,
 ) -> list[dict[str, Any]]:
     """Generate ``n`` deterministic conversations, sorted by ``created_at`` then ``id``.
 
@@ -241,13 +273,19 @@ def generate_conversations(
     :param start: lower bound (inclusive) of ``created_at``; default 2025-01-01T00:00Z.
     :param end: upper bound (exclusive) of ``created_at``; default ``start`` + 7 days.
     :param tie_share: share of records whose ``created_at`` is exactly another record's.
+    :param title_chars: see :func:`make_conversation` (0: titles as drawn).
+    :param non_ascii_share: share of titles with non-ASCII characters (0: ASCII-only text).
     :return: the records (fresh dicts, safe to mutate).
-    :raises ValueError: on a negative ``n``, an empty range or a ``tie_share`` outside [0, 1].
+    :raises ValueError: on a negative ``n`` or ``title_chars``, an empty range or a share outside [0, 1].
     """
     if n < 0:
         raise ValueError("n must be >= 0")
+    if title_chars < 0:
+        raise ValueError(f"title_chars: {title_chars} is out of range; allowed: >= 0")
     if not 0.0 <= tie_share <= 1.0:
         raise ValueError("tie_share must be in [0, 1]")
+    if not 0.0 <= non_ascii_share <= 1.0:
+        raise ValueError(f"non_ascii_share: {non_ascii_share} is out of range; allowed: 0 <= non_ascii_share <= 1")
     start = DEFAULT_START if start is None else start
     start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start
     end = start + timedelta(days=7) if end is None else end
@@ -261,6 +299,11 @@ def generate_conversations(
         for i in rng.sample(range(n), min(n - 1, round(n * tie_share))):
             j = rng.randrange(n - 1)
             offsets[i] = offsets[j if j < i else j + 1]
-    records = [make_conversation(rng, start + timedelta(microseconds=off)) for off in offsets]
+    records = [
+        make_conversation(
+            rng, start + timedelta(microseconds=off), title_chars=title_chars, non_ascii_share=non_ascii_share
+        )
+        for off in offsets
+    ]
     records.sort(key=lambda r: (r["created_at"], r["id"]))  # one fixed-width format: text order is time order
     return records

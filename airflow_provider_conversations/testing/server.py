@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .answers import HTML, Answer, error_body, retry_after_value
-from .budget import Budget, Charge
+from .budget import Budget, Charge, check_rule
 from .faults import FAULT_KINDS, Faults
 from .handler import _HTTPServer
 from .observe import ChargeEvent, ConnectionEvent, Event, Observer, RequestLogEntry, Stats
 from .query import Query, QueryError, parse_query, request_cost, run_query
-from .records import generate_conversations
+from .records import NON_ASCII_SHARE, generate_conversations
 from .store import RecordStore
 
 if TYPE_CHECKING:  # typing.Self needs Python 3.11
@@ -50,9 +50,16 @@ class FakeConversationsAPI:
     :param seed: seed of generated records and of fault draws.
     :param rate_limit_per_minute: cost budget per token per window.
     :param minute_seconds: window length in seconds (scale it down in tests).
+    :param window_rule: where rate-limit windows start, one of :data:`~.budget.WINDOW_RULES`:
+        ``calendar`` (multiples of ``minute_seconds``), ``first_request`` (a window opens at the first
+        request after the last one expired) or ``sliding`` (a cost counts for ``minute_seconds``).
     :param latency: seconds every answered request waits before answering.
     :param retry_after: send ``Retry-After`` on 429 answers (the real API documents none).
     :param strict_params: answer 400 on unknown parameter names instead of ignoring them.
+    :param title_chars: generated records only: lengthen titles to this many characters (the record size).
+    :param non_ascii_share: generated records only: share of titles with non-ASCII text (0: ASCII only).
+    :param gzip: compress answers (``Content-Encoding: gzip``) to requests that accept gzip.
+    :param chunked: send answers with ``Transfer-Encoding: chunked`` instead of a ``Content-Length``.
     :param faults: fault injection knobs (default: none); mutable at runtime via :attr:`faults`.
     :param verbose: log each request and handler errors to stderr.
     """
@@ -67,9 +74,14 @@ class FakeConversationsAPI:
         seed: int = 0,
         rate_limit_per_minute: int = 600,
         minute_seconds: float = 60.0,
+        window_rule: str = "calendar",
         latency: float = 0.0,
         retry_after: bool = True,
         strict_params: bool = False,
+        title_chars: int = 0,
+        non_ascii_share: float = NON_ASCII_SHARE,
+        gzip: bool = False,
+        chunked: bool = False,
         faults: Faults | None = None,
         verbose: bool = False,
     ) -> None:
@@ -77,10 +89,11 @@ class FakeConversationsAPI:
             raise ValueError("minute_seconds must be > 0")
         self.token, self.host, self.seed = token, host, seed
         self.latency, self.retry_after, self.strict_params = latency, retry_after, strict_params
+        self.gzip, self.chunked = gzip, chunked  # the answers' shape on the wire; read per answer
         self.faults = faults if faults is not None else Faults()
         self.verbose = verbose
         self.stats = Stats()
-        self._budget = Budget(rate_limit_per_minute, minute_seconds)
+        self._budget = Budget(rate_limit_per_minute, minute_seconds, window_rule)
         self._store = RecordStore()
         self._requested_port = port
         self._lock = threading.Lock()
@@ -92,7 +105,9 @@ class FakeConversationsAPI:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         if isinstance(records, int):
-            records = generate_conversations(records, seed=seed)
+            records = generate_conversations(
+                records, seed=seed, title_chars=title_chars, non_ascii_share=non_ascii_share
+            )
         self.add_records(records or [])
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -167,6 +182,16 @@ class FakeConversationsAPI:
         if value <= 0:
             raise ValueError("minute_seconds must be > 0")
         self._budget.window_seconds = value
+
+    @property
+    def window_rule(self) -> str:
+        """Where rate-limit windows start (see :data:`~.budget.WINDOW_RULES`); set it between runs."""
+        return self._budget.rule
+
+    @window_rule.setter
+    def window_rule(self, value: str) -> None:
+        self._budget.rule = check_rule(value)
+        self._budget.reset()
 
     # -- data ------------------------------------------------------------------------------------
     def add_records(self, records: Iterable[dict[str, Any]]) -> None:
