@@ -319,7 +319,7 @@ class FakeConversationsAPI:
         if error is not None:
             return self._respond(Answer(error.status, error_body(error.status, str(error)), headers_out))
         rows, keys = self._store.snapshot()
-        quirk = bool(q.lower) and self._draw(faults.boundary_quirk_rate)
+        quirk = bool(q.lower or q.updated_lower) and self._draw(faults.boundary_quirk_rate)
         result = run_query(rows, q, keys=keys, quirk="prepend" if quirk else None)
         if result.quirked:
             self.stats._count(fault="boundary_quirk")
