@@ -122,8 +122,15 @@ class WindowPublisher:
         stale = sorted(k for k in existing if k.startswith(part_prefix) and k not in written)
         if stale:
             self.s3.delete_objects(self.bucket, stale)
+        self.before_commit(window)
         self.s3.load_bytes(manifest, key=manifest_key, bucket_name=self.bucket, replace=True)
         return keys, len(stale)
+
+    def before_commit(self, window: Window) -> None:
+        """Called just before the window's manifest is written; raise to write none (default: nothing).
+
+        :param window: the window about to be committed.
+        """
 
 
 _Item = tuple[dict[str, Any], datetime, int]

@@ -9,14 +9,19 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_conversations.checks import check_int, check_positive
 from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsFilterError
 from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
-from airflow_provider_conversations.filters import MAX_PER_PAGE
+from airflow_provider_conversations.filters import MAX_PER_PAGE, ConversationFilters
 from airflow_provider_conversations.layout import PartitionLayout, check_compression
+from airflow_provider_conversations.lease import LEASE_SECONDS, WAIT_SECONDS, LeasedWindowPublisher, task_owner
+from airflow_provider_conversations.table_guard import check_committed_windows
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.version_compat import BaseOperator
-from airflow_provider_conversations.windows import check_window_size, split_windows
+from airflow_provider_conversations.windows import Window, check_window_size, split_windows
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from airflow_provider_conversations.hooks.conversations import ConversationsHook
     from airflow_provider_conversations.version_compat import Context
 
 
@@ -52,6 +57,9 @@ class ConversationsToS3Operator(BaseOperator):
     template_fields: Sequence[str] = ("s3_bucket", "s3_prefix", "created_at_gte", "created_at_lt", "filters")
     template_fields_renderers = {"filters": "json"}
     ui_color = "#e8f4fd"
+    #: How long a window's lease holds, and how long a task waits for another task's (see :mod:`.lease`).
+    lease_seconds: float = LEASE_SECONDS
+    lease_wait_seconds: float = WAIT_SECONDS
 
     def __init__(
         self,
@@ -94,16 +102,10 @@ class ConversationsToS3Operator(BaseOperator):
             resolve_range(created_at_gte, created_at_lt, None)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        from airflow_provider_conversations.hooks.conversations import ConversationsHook
-
         filters = check_filters(self.filters)
         start, end = resolve_range(self.created_at_gte, self.created_at_lt, context)
         windows = split_windows(start, end, self.window_size)
-        if not isinstance(self.s3_bucket, str) or not self.s3_bucket.strip():
-            raise ConversationsFilterError(f"s3_bucket: expected a bucket name, got {self.s3_bucket!r}")
-        layout = PartitionLayout(str(self.s3_prefix or ""), self.compression)
+        layout = self._layout()
         if not all(w.is_aligned(self.window_size) for w in windows):
             self.log.warning(
                 "The range [%s, %s) is not aligned to window_size %s: its edge windows are clipped, and another "
@@ -112,18 +114,8 @@ class ConversationsToS3Operator(BaseOperator):
                 format_timestamp(end),
                 self.window_size,
             )
-
-        hook = ConversationsHook(self.conversations_conn_id)
-        hook.settings  # noqa: B018 (checks the connection before any I/O)
-        # Uploads run in the publishing thread, one multipart chunk (8 MB) at a time: no thread pool per upload
-        # (its start-up costs more than a small part's PUT), and memory does not grow with the part size.
-        # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False})
-        if not s3.check_for_bucket(self.s3_bucket):
-            raise ConversationsDestinationError(
-                f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable"
-            )
-
+        hook, s3 = self._connect()
+        publisher = self._publisher(s3, layout, windows, context)
         self.log.info(
             "Exporting conversations created in [%s, %s) in %d window(s) of %s to s3://%s/%s",
             format_timestamp(start),
@@ -133,26 +125,14 @@ class ConversationsToS3Operator(BaseOperator):
             self.s3_bucket,
             layout.prefix,
         )
-        concurrency = self.max_concurrency or hook.settings.max_concurrency
-        # One read of the whole range, in created_at order; each window is published once the read has
-        # passed its end (two windows at a time), while the read goes on.
-        results = export_range(
-            hook.read_pages(
-                filters, created_at_gte=start, created_at_lt=end, per_page=self.per_page, max_concurrency=concurrency
-            ),
-            windows,
-            WindowPublisher(s3, self.s3_bucket, layout),
-            filters=filters,
-            max_records_per_file=self.max_records_per_file,
-            on_published=self._log_window,
-        )
+        results = self._export(hook, publisher, filters, windows)
         total = sum(r.records for r in results)
         self.log.info(
             "Done: %d record(s) in %d window(s), up to %d request(s) at a time; %d request(s), %d retries, "
             "%d throttled, rate-limit cost %d",
             total,
             len(results),
-            concurrency,
+            self._concurrency(hook),
             hook.stats.requests,
             hook.stats.retries,
             hook.stats.throttled,
@@ -168,6 +148,71 @@ class ConversationsToS3Operator(BaseOperator):
             "cost": hook.stats.cost,
             "windows": [r.summary() for r in results],
         }
+
+    # -- the steps, shared with ConversationsChangesToS3Operator ------------------------------------
+
+    def _layout(self) -> PartitionLayout:
+        """The table's key names, once the bucket name is checked (no I/O)."""
+        if not isinstance(self.s3_bucket, str) or not self.s3_bucket.strip():
+            raise ConversationsFilterError(f"s3_bucket: expected a bucket name, got {self.s3_bucket!r}")
+        return PartitionLayout(str(self.s3_prefix or ""), self.compression)
+
+    def _connect(self) -> tuple[ConversationsHook, S3Hook]:
+        """The API hook (its connection checked) and the S3 hook (the bucket checked), before any write."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airflow_provider_conversations.hooks.conversations import ConversationsHook
+
+        hook = ConversationsHook(self.conversations_conn_id)
+        hook.settings  # noqa: B018 (checks the connection before any I/O)
+        # Uploads run in the publishing thread, one multipart chunk (8 MB) at a time: no thread pool per upload
+        # (its start-up costs more than a small part's PUT), and memory does not grow with the part size.
+        # Windows are published concurrently instead. The AWS connection's transfer_config_args still win.
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args={"use_threads": False})
+        if not s3.check_for_bucket(self.s3_bucket):
+            raise ConversationsDestinationError(
+                f"s3_bucket: bucket {self.s3_bucket!r} does not exist or is not reachable"
+            )
+        return hook, s3
+
+    def _concurrency(self, hook: ConversationsHook) -> int:
+        return self.max_concurrency or hook.settings.max_concurrency
+
+    def _publisher(
+        self, s3: S3Hook, layout: PartitionLayout, windows: list[Window], context: Context
+    ) -> WindowPublisher:
+        """Check the table's window size against ``windows`` (before any write); the leased publisher."""
+        check_committed_windows(s3, self.s3_bucket, layout, windows, self.window_size)
+        return LeasedWindowPublisher(
+            s3,
+            self.s3_bucket,
+            layout,
+            owner=task_owner(context, self.task_id),
+            lease_seconds=self.lease_seconds,
+            wait_seconds=self.lease_wait_seconds,
+        )
+
+    def _export(
+        self, hook: ConversationsHook, publisher: WindowPublisher, filters: ConversationFilters, windows: list[Window]
+    ) -> list[WindowResult]:
+        """Export contiguous ``windows`` with one read of their range, in ``created_at`` order; each window
+        is published once the read has passed its end (two windows at a time), while the read goes on.
+        """
+        pages = hook.read_pages(
+            filters,
+            created_at_gte=windows[0].start,
+            created_at_lt=windows[-1].end,
+            per_page=self.per_page,
+            max_concurrency=self._concurrency(hook),
+        )
+        return export_range(
+            pages,
+            windows,
+            publisher,
+            filters=filters,
+            max_records_per_file=self.max_records_per_file,
+            on_published=self._log_window,
+        )
 
     def _log_window(self, result: WindowResult) -> None:
         window = result.window
