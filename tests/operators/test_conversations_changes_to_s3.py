@@ -6,39 +6,19 @@ Whole runs against the fake API and moto's S3 server (touched windows, untouched
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.operators.conversations_changes_to_s3 import ConversationsChangesToS3Operator
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
-from tests.conftest import TOKEN
+from tests.operators.conftest import BASE, BUCKET
 
-BASE = "https://api.example.com"
 URL = f"{BASE}/v2/conversations"
-BUCKET = "conversations-lake"
 U0 = datetime(2025, 2, 1, tzinfo=timezone.utc)
 CONTEXT = {"data_interval_start": U0, "data_interval_end": U0 + timedelta(hours=1)}
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch, set_conn):
-    set_conn(BASE, TOKEN)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {"conn_type": "aws", "login": "testing", "password": "testing", "extra": {"region_name": "us-east-1"}}
-        ),
-    )
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def op(**kwargs) -> ConversationsChangesToS3Operator:
