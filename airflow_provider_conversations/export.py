@@ -11,8 +11,10 @@ passed its end, while the read goes on. The protocol per window (documented in `
 4. Delete the window's data objects that this attempt did not write (stale parts of an earlier one).
 5. Write the manifest. The window is complete, and readers may trust exactly the parts it lists.
 
-What exists is listed once per day partition, before the first of our writes to it, so a fresh
-window costs two S3 requests (its part and its manifest), an empty one a single request.
+:class:`WindowPublisher` lists what exists once per day partition, before the first of our writes to
+it, so a fresh window costs two S3 requests (its part and its manifest), an empty one a single request.
+The operators use :class:`~airflow_provider_conversations.lease.LeasedWindowPublisher`, which runs
+steps 2-5 under a lease per window and lists the partition afresh under it (two writers, one window).
 """
 
 from __future__ import annotations

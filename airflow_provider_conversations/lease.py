@@ -46,6 +46,7 @@ WAIT_SECONDS = 10 * 60
 POLL_SECONDS = 2.0
 
 _TAKEN = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+_RELEASED = "released meanwhile"
 
 
 def lease_key(layout: PartitionLayout, window: Window) -> str:
@@ -110,6 +111,8 @@ class WindowLease:
             holder = self._try_take()
             if holder is None:
                 return
+            if holder is _RELEASED:
+                continue  # released between our PUT and our GET: try again at once
             if time.monotonic() >= deadline:
                 raise ConversationsWindowBusyError(
                     f"window {self._name()} is being written by another task ({holder}; lease "
@@ -134,7 +137,7 @@ class WindowLease:
             current = self.client.get_object(Bucket=self.bucket, Key=self.key)
         except Exception as err:
             if _code(err) in ("NoSuchKey", "404"):
-                return "a task that just released it"  # released meanwhile: try again at once
+                return _RELEASED
             raise
         holder = self._holder(current["Body"].read())
         owner, expires = holder
