@@ -51,6 +51,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/change_sync_cost.py
 
 clean:
 	rm -rf $(VENV) $(COMPAT_DIR) docs/_build .demo .bench

@@ -33,6 +33,18 @@ class ConversationsDestinationError(AirflowException):
     """The S3 destination cannot be used: the bucket does not exist or is not reachable."""
 
 
+class ConversationsWindowBusyError(ConversationsDestinationError):
+    """Another task holds a window's lease (it is rewriting the window); this task waited and gave up.
+
+    :param window: the window's ``[start, end)`` as ISO strings, and its lease's key.
+    :param owner: the task that holds the lease.
+    """
+
+    def __init__(self, message: str, *, window: str, owner: str) -> None:
+        super().__init__(message)
+        self.window, self.owner = window, owner
+
+
 class ConversationsAPIError(AirflowException):
     """The Conversations API answered with an error, or not at all.
 

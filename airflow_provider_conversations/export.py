@@ -11,8 +11,10 @@ passed its end, while the read goes on. The protocol per window (documented in `
 4. Delete the window's data objects that this attempt did not write (stale parts of an earlier one).
 5. Write the manifest. The window is complete, and readers may trust exactly the parts it lists.
 
-What exists is listed once per day partition, before the first of our writes to it, so a fresh
-window costs two S3 requests (its part and its manifest), an empty one a single request.
+:class:`WindowPublisher` lists what exists once per day partition, before the first of our writes to
+it, so a fresh window costs two S3 requests (its part and its manifest), an empty one a single request.
+The operators use :class:`~airflow_provider_conversations.lease.LeasedWindowPublisher`, which runs
+steps 2-5 under a lease per window and lists the partition afresh under it (two writers, one window).
 """
 
 from __future__ import annotations
@@ -133,8 +135,15 @@ class WindowPublisher:
         stale = sorted(k for k in existing if k.startswith(part_prefix) and k not in written)
         if stale:
             self.s3.delete_objects(self.bucket, stale)
+        self.before_commit(window)
         self.s3.load_bytes(manifest, key=manifest_key, bucket_name=self.bucket, replace=True)
         return keys, len(stale)
+
+    def before_commit(self, window: Window) -> None:
+        """Called just before the window's manifest is written; raise to write none (default: nothing).
+
+        :param window: the window about to be committed.
+        """
 
 
 _Item = tuple[dict[str, Any], datetime, int]

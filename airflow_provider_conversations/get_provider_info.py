@@ -34,7 +34,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_conversations.operators.conversations_to_s3"],
+                "python-modules": [
+                    "airflow_provider_conversations.operators.conversations_to_s3",
+                    "airflow_provider_conversations.operators.conversations_changes_to_s3",
+                ],
             }
         ],
         "sensors": [
@@ -54,7 +57,12 @@ def get_provider_info() -> dict[str, Any]:
                 "source-integration-name": INTEGRATION,
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": "airflow_provider_conversations.operators.conversations_to_s3",
-            }
+            },
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_provider_conversations.operators.conversations_changes_to_s3",
+            },
         ],
         "connection-types": [
             {

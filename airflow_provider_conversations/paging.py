@@ -1,12 +1,15 @@
-"""Keyset paging over a ``created_at`` range: the request to send next and what to keep of a page.
+"""Keyset paging over a timestamp range: the request to send next and what to keep of a page.
 
-Pure logic, no I/O. Every request asks for page 1 sorted by ``created_at`` ascending, and the lower
-bound moves to the last record's ``created_at``, so each request costs 1 however deep the range, and
-a record deleted while we page never makes us skip a survivor.
+Pure logic, no I/O. The range is on one of :data:`RANGE_KEYS` (``created_at`` by default,
+``updated_at`` for change capture), called the *key* below. Every request asks for page 1 sorted by
+the key ascending, and the lower bound moves to the last record's key, so each request costs 1
+however deep the range, and a record deleted (or moved out of the range by an update) while we page
+never makes us skip a survivor.
 
 Two ways to move the bound past a full page whose last record is at time ``t``:
 
-* **counted** (the default): ``created_at[gt]=t``, with ``include_paging_counts``. No record comes
+* **counted** (the default): ``created_at[gt]=t`` (``updated_at[gt]=t`` for that key; likewise below),
+  with ``include_paging_counts``. No record comes
   twice, so a page holds 100 new records. Records at ``t`` that did not fit on the page would be
   skipped, so the counts are checked: the next answer's ``total_count`` must be the previous one
   minus the records the previous page held. If not, the records at ``t`` are walked again by page
@@ -32,37 +35,72 @@ from airflow_provider_conversations.exceptions import ConversationsFilterError, 
 from airflow_provider_conversations.filters import MAX_PER_PAGE, WIRE_NAMES, ConversationFilters, paging_params
 from airflow_provider_conversations.timestamps import format_timestamp, parse_api_timestamp
 
-#: Filter fields the keyset cursor owns; a caller's filters must leave them unset.
-CURSOR_FIELDS = ("created_at_lt", "created_at_lte", "created_at_gt", "created_at_gte")
+#: Timestamp keys the endpoint both sorts (``sort_by``) and filters (``<key>[gte]`` ...) by: a range read
+#: works on either of them.
+RANGE_KEYS: tuple[str, ...] = ("created_at", "updated_at")
+
+
+def check_range_key(key: object) -> str:
+    """Return ``key`` if a range can be read on it (one of :data:`RANGE_KEYS`), else raise a clear error.
+
+    :param key: the timestamp field to read a range of.
+    :raises ConversationsFilterError: naming the allowed keys.
+    """
+    if key not in RANGE_KEYS:
+        raise ConversationsFilterError(f"key: {key!r} cannot be read as a range; allowed: {', '.join(RANGE_KEYS)}")
+    return str(key)
+
+
+def range_fields(key: str = "created_at") -> tuple[str, ...]:
+    """The filter fields that bound a range on ``key``: ``<key>_lt``, ``_lte``, ``_gt``, ``_gte``.
+
+    :param key: one of :data:`RANGE_KEYS`.
+    """
+    return tuple(f"{check_range_key(key)}_{op}" for op in ("lt", "lte", "gt", "gte"))
+
+
+#: Filter fields the keyset cursor owns on a ``created_at`` range; a caller's filters must leave them unset.
+CURSOR_FIELDS = range_fields("created_at")
 
 
 def check_no_range_filters(
-    filters: ConversationFilters, *, why: str = "cannot be combined with a created_at range"
+    filters: ConversationFilters, *, why: str | None = None, keys: tuple[str, ...] = ("created_at",)
 ) -> ConversationFilters:
-    """Return ``filters`` if they leave the ``created_at`` bounds (:data:`CURSOR_FIELDS`) unset, else raise.
+    """Return ``filters`` if they leave the bounds of every key in ``keys`` unset, else raise.
 
     A range read owns those bounds: a caller's own would be overwritten, or contradict the range.
 
     :param filters: the caller's further filters.
-    :param why: the end of the error message, after the offending names (the caller's own wording).
+    :param why: the end of the error message, after the offending names (the caller's own wording);
+        default ``"cannot be combined with a <key> range"``.
+    :param keys: the range keys whose bounds are owned (see :func:`range_fields`).
     :raises ConversationsFilterError: ``"filters: <names> <why>"``.
     """
-    clash = [name for name in CURSOR_FIELDS if getattr(filters, name) is not None]
+    clash = [name for key in keys for name in range_fields(key) if getattr(filters, name) is not None]
     if clash:
-        raise ConversationsFilterError(f"filters: {', '.join(clash)} {why}")
+        raise ConversationsFilterError(
+            f"filters: {', '.join(clash)} {why or f'cannot be combined with a {keys[0]} range'}"
+        )
     return filters
+
+
+def record_time(record: Any, key: str = "created_at") -> datetime:
+    """Return a record's ``key`` timestamp as an aware UTC datetime, or raise a clear error.
+
+    :param record: a conversation as the API returned it.
+    :param key: one of :data:`RANGE_KEYS`.
+    """
+    if not isinstance(record, dict) or "id" not in record or key not in record:
+        raise ConversationsResponseError(f"a conversation without 'id' or '{key}' in the response: {str(record)[:200]}")
+    try:
+        return parse_api_timestamp(record[key])
+    except ValueError as err:
+        raise ConversationsResponseError(f"conversation {record['id']}: {err}") from None
 
 
 def record_created_at(record: Any) -> datetime:
     """Return a record's ``created_at`` as an aware UTC datetime, or raise a clear error."""
-    if not isinstance(record, dict) or "id" not in record or "created_at" not in record:
-        raise ConversationsResponseError(
-            f"a conversation without 'id' or 'created_at' in the response: {str(record)[:200]}"
-        )
-    try:
-        return parse_api_timestamp(record["created_at"])
-    except ValueError as err:
-        raise ConversationsResponseError(f"conversation {record['id']}: {err}") from None
+    return record_time(record, "created_at")
 
 
 @dataclass
@@ -71,9 +109,10 @@ class KeysetCursor:
 
     :param start: inclusive lower bound.
     :param end: exclusive upper bound.
-    :param filters: further filters (no ``created_at`` bounds).
+    :param filters: further filters (no bounds on ``key``).
     :param per_page: records per request (1..100).
     :param counted: start in the counted mode (see the module docstring).
+    :param key: the timestamp the range is on, one of :data:`RANGE_KEYS`.
     """
 
     start: datetime
@@ -81,6 +120,7 @@ class KeysetCursor:
     filters: ConversationFilters = field(default_factory=ConversationFilters)
     per_page: int = MAX_PER_PAGE
     counted: bool = True
+    key: str = "created_at"
     bound: datetime = field(init=False)
     inclusive: bool = field(init=False, default=True)
     seen_at_bound: set[str] = field(init=False, default_factory=set)
@@ -94,34 +134,41 @@ class KeysetCursor:
     done: bool = field(init=False, default=False)
     pages: int = field(init=False, default=0)
 
-    #: Count mismatches whose re-walk found nothing, before the walk stops trusting the counts.
+    #: Count mismatches whose re-walk found nothing, before the walk stops trusting the counts (the
+    #: counts then disagree for another reason than ties, e.g. records added or deleted all the time).
     MAX_FALSE_ALARMS = 3
+    #: Requests one repair costs (the tie walk, then the page asked again).
+    REPAIR_REQUESTS = 2
+    #: Repairs allowed before their cost is weighed against the overlapping mode's (one wasted slot a page).
+    FREE_REPAIRS = 1
 
     def __post_init__(self) -> None:
         self.bound = self.start
-        check_no_range_filters(self.filters)
+        check_range_key(self.key)
+        check_no_range_filters(self.filters, keys=(self.key,))
 
     def params(self) -> list[tuple[str, str]]:
         """Return the query parameters of the next request."""
         counts = False
+        key = self.key
         if self.tie_page is not None:
             bounds = [
-                (WIRE_NAMES["created_at_gte"], format_timestamp(self.bound)),
-                (WIRE_NAMES["created_at_lte"], format_timestamp(self.bound)),
+                (WIRE_NAMES[f"{key}_gte"], format_timestamp(self.bound)),
+                (WIRE_NAMES[f"{key}_lte"], format_timestamp(self.bound)),
             ]
             page, counts = self.tie_page, True  # counts reveal deletions that shift page numbers
         else:
-            lower = "created_at_gte" if self.inclusive else "created_at_gt"
+            lower = f"{key}_gte" if self.inclusive else f"{key}_gt"
             bounds = [
                 (WIRE_NAMES[lower], format_timestamp(self.bound)),
-                (WIRE_NAMES["created_at_lt"], format_timestamp(self.end)),
+                (WIRE_NAMES[f"{key}_lt"], format_timestamp(self.end)),
             ]
             page, counts = 1, self.counted
         return [
             *self.filters.to_params(),
             *bounds,
             *paging_params(
-                sort_by="created_at",
+                sort_by=key,
                 sort_direction="ASC",
                 per_page=self.per_page,
                 page=page,
@@ -151,15 +198,18 @@ class KeysetCursor:
         :param total: ``total_count`` of the request, if the API sent it.
         """
         self.pages += 1
-        stamps = [record_created_at(r) for r in records]
+        stamps = [record_time(r, self.key) for r in records]
         if any(b < a for a, b in pairwise(stamps)):
             raise ConversationsResponseError(
-                "the API returned a page not sorted by created_at ascending although asked to; "
+                f"the API returned a page not sorted by {self.key} ascending although asked to; "
                 "keyset paging cannot be trusted with it"
             )
         # The API's own word on a next page wins (it may cap per_page below ours); without it, a short page
-        # is the last one.
-        full = bool(records) and (has_next if has_next is not None else len(records) >= self.per_page)
+        # is the last one. Not when the boundary quirk put a row from before the bound on the page: the API
+        # counts its next page without that row, so a page it filled can hide one more record.
+        quirked = bool(stamps) and stamps[0] < self.bound
+        trust_api = has_next is not None and not (quirked and len(records) >= self.per_page)
+        full = bool(records) and (has_next if trust_api else len(records) >= self.per_page)
         checked = self.tie_page is None and self.counted and self.expected_total is not None
         if checked and total != self.expected_total:
             # Records at the bound may not have fitted on the last page (or, without counts, we cannot
@@ -195,7 +245,7 @@ class KeysetCursor:
                         self.false_alarms += 1
                     # A repair costs two requests; the overlapping mode wastes one slot a page. Keep
                     # the counted mode while it is the cheaper one (data with few ties on one time).
-                    cheaper = 2 * self.repairs <= 2 + self.pages / self.per_page
+                    cheaper = self.REPAIR_REQUESTS * (self.repairs - self.FREE_REPAIRS) <= self.pages / self.per_page
                     self.counted = self.counted and cheaper and self.false_alarms < self.MAX_FALSE_ALARMS
                 self.tie_page, self.inclusive, self.seen_at_bound, self.repair = None, False, set(), False
             return fresh
@@ -212,7 +262,7 @@ class KeysetCursor:
         elif last == self.bound:
             if not self.inclusive:
                 raise ConversationsResponseError(
-                    f"the API returned records at {format_timestamp(last)} for created_at[gt] of that time"
+                    f"the API returned records at {format_timestamp(last)} for {self.key}[gt] of that time"
                 )
             self._walk_tie(last, self.seen_at_bound)  # a whole page on one timestamp
         elif stamps[0] == last and self.counted:

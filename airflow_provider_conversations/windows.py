@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -109,3 +110,27 @@ def split_range(
         ranges.append(Window(max(cell, start), min(cell + chunk_size, end)).as_kwargs())
         cell += chunk_size
     return ranges
+
+
+def window_of(created_at: datetime, window_size: timedelta) -> Window:
+    """The window on the UTC grid of ``window_size`` that holds ``created_at``.
+
+    :param created_at: an aware timestamp.
+    :param window_size: a size that divides one day (see :func:`check_window_size`).
+    """
+    start = _floor(created_at, window_size)
+    return Window(start, start + window_size)
+
+
+def contiguous_runs(windows: Iterable[Window]) -> list[list[Window]]:
+    """Group windows into runs of adjacent ones (each run is read with one read of its range).
+
+    :param windows: windows, in any order, without overlaps.
+    """
+    runs: list[list[Window]] = []
+    for window in sorted(set(windows)):
+        if runs and runs[-1][-1].end == window.start:
+            runs[-1].append(window)
+        else:
+            runs.append([window])
+    return runs

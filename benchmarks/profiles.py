@@ -27,7 +27,7 @@ STAGES: dict[str, list[tuple[str, str, str]]] = {
         ("fetch pages: `ConversationsHook._get` (pacing, HTTP, waiting, parsing)", "hooks/conversations.py", "_get"),
         ("&nbsp;&nbsp;`requests` `Session.get` (HTTP + waiting for the API)", "requests/sessions.py", "get"),
         ("&nbsp;&nbsp;`wire.parse_page` (JSON decode, checks)", "wire.py", "parse_page"),
-        ("range read: `RangeWalk.pop` (checks, order)", "walk.py", "pop"),
+        ("range read: `NumberedChunkRead.pop` (checks, order)", "walk_chunks.py", "pop"),
         ("write JSONL: `JsonlPartWriter.write`", "jsonl.py", "write"),
         ("publish to S3: `WindowPublisher.publish` (per window)", "export.py", "publish"),
         ("&nbsp;&nbsp;`S3Hook.delete_objects` (manifest, stale parts)", "aws/hooks/s3.py", "delete_objects"),

@@ -11,9 +11,10 @@ order sees the deletions made meanwhile, as on a live API.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_conversations.testing.query import (
@@ -42,6 +43,10 @@ class SimulatedAPI:
     :param counts: send ``total_count`` and ``total_pages`` when asked.
     :param max_per_page: serve at most this many records a page, whatever was asked.
     :param echo_per_page: say in ``metadata.paging.per_page`` what page size was used.
+    :param update_rate: chance that a random record is updated before each answer: its ``updated_at``
+        moves to :attr:`clock`, which then advances by a millisecond (an update while a read runs).
+    :param clock: the ``updated_at`` the first such update gets (default: the latest one in ``records``
+        plus a second).
     """
 
     def __init__(
@@ -56,6 +61,8 @@ class SimulatedAPI:
         counts: bool = True,
         max_per_page: int = 100,
         echo_per_page: bool = True,
+        update_rate: float = 0.0,
+        clock: datetime | None = None,
     ) -> None:
         self.rows: dict[str, Row] = {row.rid: row for row in map(to_row, records)}
         self.rng = rng
@@ -64,10 +71,30 @@ class SimulatedAPI:
         self.counts, self.max_per_page, self.echo_per_page = counts, max_per_page, echo_per_page
         self.requests = 0
         self.cost = 0
+        self.update_rate = update_rate
+        latest = max((row.updated for row in self.rows.values()), default=None)
+        self.clock = clock or (latest + timedelta(seconds=1) if latest else datetime(2030, 1, 1, tzinfo=timezone.utc))
+        #: Ids updated by :attr:`update_rate`, in order.
+        self.updated: list[str] = []
 
     def created_at(self) -> dict[str, datetime]:
         """``created_at`` of every record that exists now, by id."""
         return {rid: row.created for rid, row in self.rows.items()}
+
+    def updated_at(self) -> dict[str, datetime]:
+        """``updated_at`` of every record that exists now, by id."""
+        return {rid: row.updated for rid, row in self.rows.items()}
+
+    def update(self, rid: str) -> None:
+        """Update one record now: its ``updated_at`` moves to :attr:`clock` (then a millisecond later).
+
+        :param rid: its id.
+        """
+        row = self.rows[rid]
+        stamp = self.clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.rows[rid] = dataclasses.replace(row, updated=self.clock, record={**row.record, "updated_at": stamp})
+        self.clock += timedelta(milliseconds=1)
+        self.updated.append(rid)
 
     def answer(self, params: Sequence[tuple[str, str]]) -> QueryResult:
         """Answer one request now.
@@ -77,6 +104,8 @@ class SimulatedAPI:
         self.requests += 1
         if self.rows and self.rng.random() < self.delete_rate:
             del self.rows[self.rng.choice(sorted(self.rows))]
+        if self.rows and self.update_rate and self.rng.random() < self.update_rate:
+            self.update(self.rng.choice(sorted(self.rows)))
         asked = dict(params)
         if "per_page" in asked and int(asked["per_page"]) > self.max_per_page:
             asked["per_page"] = str(self.max_per_page)

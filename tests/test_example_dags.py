@@ -46,3 +46,20 @@ def test_asset_consumer_is_scheduled_on_the_producers_outlet(dagbag: DagBag):
     condition = getattr(consumer.timetable, "asset_condition", None) or consumer.timetable.dataset_condition
     assert "s3://conversations-lake/raw/conversations" in repr(condition)
     assert "committed_parts" in consumer.task_dict
+
+
+def test_change_sync_example_runs_one_at_a_time_over_hourly_intervals(dagbag: DagBag):
+    from airflow_provider_conversations.operators.conversations_changes_to_s3 import ConversationsChangesToS3Operator
+
+    dag = dagbag.dags["example_conversations_changes"]
+    assert dag.max_active_runs == 1 and type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    task = dag.task_dict["sync_changes"]
+    assert task.task_type == ConversationsChangesToS3Operator.__name__
+    assert (task.updated_at_gte, task.updated_at_lt) == (None, None)  # the data interval
+
+
+def test_reconcile_example_rewrites_whole_days_ending_at_the_run(dagbag: DagBag):
+    dag = dagbag.dags["example_conversations_reconcile"]
+    task = dag.task_dict["reconcile_last_days"]
+    assert "params.days" in task.created_at_gte and "data_interval_end" in task.created_at_lt
+    assert dag.max_active_runs == 1 and dag.params["days"] == 30

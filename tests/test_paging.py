@@ -247,3 +247,16 @@ def test_an_impossible_record_timestamp_is_a_response_error():
 
     with pytest.raises(ConversationsResponseError, match="conversation 7"):
         record_created_at({"id": 7, "created_at": "2025-02-30T22:11:57.000000Z"})
+
+
+@pytest.mark.parametrize("key", ["created_at", "updated_at"])
+def test_a_full_page_shifted_by_the_quirk_is_not_the_last_one_whatever_next_page_says(key: str) -> None:
+    """The quirk's row fills the page and the API (counting without it) says no next page: read on."""
+    records = [{**rec(i, i), "updated_at": rec(i, i)["created_at"]} for i in range(30)]
+    cursor = KeysetCursor(T0 + timedelta(seconds=10), T0 + timedelta(seconds=100), per_page=20, counted=False, key=key)
+    out: list[str] = []
+    while not cursor.done:
+        result = answer_query(records, cursor.params(), quirk="shift")
+        has_next = result.paging["next_page"] is not None
+        out += [r["id"] for r in cursor.advance(result.data, has_next=has_next, total=result.paging.get("total_count"))]
+    assert out == [r["id"] for r in records[10:]]

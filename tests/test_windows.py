@@ -58,3 +58,14 @@ def test_split_range_of_a_year_maps_365_tasks_not_8760():
 def test_split_range_chunk_must_be_a_multiple_of_the_window():
     with pytest.raises(ConversationsFilterError, match="chunk_size"):
         split_range(D, D + timedelta(days=1), timedelta(minutes=90), timedelta(hours=1))
+
+
+def test_window_of_and_contiguous_runs_group_adjacent_windows() -> None:
+    from airflow_provider_conversations.windows import Window, contiguous_runs, window_of
+
+    day = datetime(2025, 1, 3, tzinfo=timezone.utc)
+    hour = timedelta(hours=1)
+    assert window_of(day + timedelta(minutes=90, microseconds=1), hour) == Window(day + hour, day + 2 * hour)
+    cells = [window_of(day + timedelta(hours=h), hour) for h in (10, 2, 3, 3, 15, 4)]
+    runs = contiguous_runs(cells)
+    assert [[w.start.hour for w in run] for run in runs] == [[2, 3, 4], [10], [15]]

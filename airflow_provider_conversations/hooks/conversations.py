@@ -22,7 +22,7 @@ from airflow_provider_conversations.filters import ConversationFilters, count_pa
 from airflow_provider_conversations.ratelimit import RateLimitPacer
 from airflow_provider_conversations.retry import RetryPolicy
 from airflow_provider_conversations.version_compat import BaseHook, mask_secret
-from airflow_provider_conversations.walk import PageRequest, RangePage, RangeWalk
+from airflow_provider_conversations.walk import PageRequest, RangePage, RangeWalk, read_range
 from airflow_provider_conversations.wire import Page, parse_page, total_count
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
@@ -243,28 +243,34 @@ class ConversationsHook(BaseHook):
         self,
         filters: FiltersArg = None,
         *,
-        created_at_gte: datetime | str,
-        created_at_lt: datetime | str,
+        created_at_gte: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+        updated_at_gte: datetime | str | None = None,
+        updated_at_lt: datetime | str | None = None,
         per_page: int = 100,
         max_concurrency: int | None = None,
     ) -> Iterator[RangePage]:
-        """Read every conversation created in ``[created_at_gte, created_at_lt)``, page by page, in order.
+        """Read every conversation created (or updated) in a range, page by page, in order.
 
+        Give one pair of bounds: ``created_at_gte``/``created_at_lt`` (the export's read) or
+        ``updated_at_gte``/``updated_at_lt`` (change capture); the read is sorted by that key.
         Each :class:`~airflow_provider_conversations.walk.RangePage` holds the API's answer and the
-        records it adds: each record exactly once, in ``created_at`` order, exactly as the API returned
-        it (``.records``; ``.timed`` pairs each with its parsed ``created_at``). Every request costs 1
-        point, and up to ``max_concurrency`` requests are in flight at once (see
+        records it adds: each record exactly once, in key order, exactly as the API returned it
+        (``.records``; ``.timed`` pairs each with its parsed key). Every request costs 1 point, and up
+        to ``max_concurrency`` requests are in flight at once (see
         :mod:`~airflow_provider_conversations.walk` for how numbered pages are checked, so that records
-        deleted meanwhile make no survivor skipped). Arguments are checked before any request.
+        leaving the range meanwhile make no survivor skipped). Arguments are checked before any request.
 
-        :param filters: further filters (no ``created_at`` bounds), as for :meth:`count_conversations`.
+        :param filters: further filters (no bounds on the range's key), as for :meth:`count_conversations`.
         :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
         :param created_at_lt: exclusive upper bound.
+        :param updated_at_gte: inclusive lower bound of an ``updated_at`` read (instead of ``created_at``).
+        :param updated_at_lt: exclusive upper bound of an ``updated_at`` read.
         :param per_page: records per request, 1..100.
         :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
         """
-        start, end = validate_range(created_at_gte, created_at_lt)
-        walk = RangeWalk(start, end, ConversationFilters.from_mapping(filters), per_page)
+        key, start, end = read_range((created_at_gte, created_at_lt), (updated_at_gte, updated_at_lt))
+        walk = RangeWalk(start, end, ConversationFilters.from_mapping(filters), per_page, key=key)
         concurrency = max(1, max_concurrency or self.settings.max_concurrency)
         lookahead = 2 * concurrency
         if concurrency == 1:
@@ -301,11 +307,13 @@ class ConversationsHook(BaseHook):
     def _log_walk(self, walk: RangeWalk) -> None:
         if walk.rejected or walk.mode == "keyset":
             self.log.info(
-                "Range read: %d chunk(s), %d page(s) thrown away by the checks (records changed while paging), "
-                "finished in %s mode",
+                "Range read on %s: %d chunk(s), %d page(s) thrown away by the checks (records changed while "
+                "paging), finished in %s mode%s",
+                walk.key,
                 walk.chunks_started,
                 walk.rejected,
                 walk.mode,
+                f" ({walk.fallback_reason})" if walk.fallback_reason else "",
             )
 
     def count_conversations(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,18 +17,21 @@ from airflow_provider_conversations.exceptions import (
     ConversationsFilterError,
 )
 from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
-from airflow_provider_conversations.filters import MAX_PER_PAGE
+from airflow_provider_conversations.filters import MAX_PER_PAGE, ConversationFilters
 from airflow_provider_conversations.formats import check_compression, check_file_format, require_pyarrow
 from airflow_provider_conversations.layout import PartitionLayout
+from airflow_provider_conversations.lease import LEASE_SECONDS, WAIT_SECONDS, LeasedWindowPublisher, task_owner
+from airflow_provider_conversations.table_guard import check_committed_windows
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.version_compat import BaseOperator
-from airflow_provider_conversations.windows import check_window_size, split_windows
+from airflow_provider_conversations.windows import Window, check_window_size, split_windows
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.openlineage.extractors import OperatorLineage
 
+    from airflow_provider_conversations.hooks.conversations import ConversationsHook
     from airflow_provider_conversations.version_compat import Context
 
 #: API answers that retrying cannot fix: the task fails at once, without Airflow's retries.
@@ -85,6 +89,9 @@ class ConversationsToS3Operator(BaseOperator):
     )
     template_fields_renderers = {"filters": "json"}
     ui_color = "#e8f4fd"
+    #: How long a window's lease holds, and how long a task waits for another task's (see :mod:`.lease`).
+    lease_seconds: float = LEASE_SECONDS
+    lease_wait_seconds: float = WAIT_SECONDS
 
     def __init__(
         self,
@@ -121,6 +128,7 @@ class ConversationsToS3Operator(BaseOperator):
         self.compression = check_compression(compression, self.file_format)
         self.s3_extra_args = check_s3_extra_args(s3_extra_args)
         self.tmp_dir = tmp_dir
+        self._staging_dir: str | None = None  # tmp_dir once checked on the worker
         self.max_concurrency = max_concurrency
         if max_concurrency is not None:
             check_positive(max_concurrency, "max_concurrency")
@@ -133,15 +141,10 @@ class ConversationsToS3Operator(BaseOperator):
             resolve_range(created_at_gte, created_at_lt, None)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_conversations.hooks.conversations import ConversationsHook
-
         filters = check_filters(self.filters)
         start, end = resolve_range(self.created_at_gte, self.created_at_lt, context)
         windows = split_windows(start, end, self.window_size)
-        if not isinstance(self.s3_bucket, str) or not self.s3_bucket.strip():
-            raise ConversationsFilterError(f"s3_bucket: expected a bucket name, got {self.s3_bucket!r}")
         layout = self._layout()
-        tmp_dir = self._check_write_args()
         if not all(w.is_aligned(self.window_size) for w in windows):
             self.log.warning(
                 "The range [%s, %s) is not aligned to window_size %s: its edge windows are clipped, and another "
@@ -150,11 +153,8 @@ class ConversationsToS3Operator(BaseOperator):
                 format_timestamp(end),
                 self.window_size,
             )
-
-        hook = ConversationsHook(self.conversations_conn_id)
-        hook.settings  # noqa: B018 (checks the connection before any I/O)
-        s3 = self._s3_hook()
-
+        hook, s3 = self._connect()
+        publisher = self._publisher(s3, layout, windows, context)
         self.log.info(
             "Exporting conversations created in [%s, %s) in %d window(s) of %s to s3://%s/%s",
             format_timestamp(start),
@@ -164,35 +164,15 @@ class ConversationsToS3Operator(BaseOperator):
             self.s3_bucket,
             layout.prefix,
         )
-        concurrency = self.max_concurrency or hook.settings.max_concurrency
-        # One read of the whole range, in created_at order; each window is published once the read has
-        # passed its end (two windows at a time), while the read goes on.
-        try:
-            results = export_range(
-                hook.read_pages(
-                    filters,
-                    created_at_gte=start,
-                    created_at_lt=end,
-                    per_page=self.per_page,
-                    max_concurrency=concurrency,
-                ),
-                windows,
-                WindowPublisher(s3, self.s3_bucket, layout),
-                filters=filters,
-                max_records_per_file=self.max_records_per_file,
-                tmp_dir=tmp_dir,
-                on_published=self._log_window,
-            )
-        except ConversationsAPIError as err:
-            raise_if_not_retryable(err)
-            raise
+        with failing_fast_on_auth_errors():
+            results = self._export(hook, publisher, filters, windows)
         total = self._report_committed(context, layout, results, {"created_at": (start, end)})
         self.log.info(
             "Done: %d record(s) in %d window(s), up to %d request(s) at a time; %d request(s), %d retries, "
             "%d throttled, rate-limit cost %d",
             total,
             len(results),
-            concurrency,
+            self._concurrency(hook),
             hook.stats.requests,
             hook.stats.retries,
             hook.stats.throttled,
@@ -208,6 +188,63 @@ class ConversationsToS3Operator(BaseOperator):
             "cost": hook.stats.cost,
             "windows": [r.summary() for r in results],
         }
+
+    # -- the steps, shared with ConversationsChangesToS3Operator ------------------------------------
+
+    def _layout(self) -> PartitionLayout:
+        """The table's key names, once the bucket name is checked (no I/O)."""
+        if not isinstance(self.s3_bucket, str) or not self.s3_bucket.strip():
+            raise ConversationsFilterError(f"s3_bucket: expected a bucket name, got {self.s3_bucket!r}")
+        return PartitionLayout(str(self.s3_prefix or ""), self.compression, self.file_format)
+
+    def _connect(self) -> tuple[ConversationsHook, S3Hook]:
+        """The API hook (its connection checked) and the S3 hook (the bucket checked), before any write."""
+        from airflow_provider_conversations.hooks.conversations import ConversationsHook
+
+        self._staging_dir = self._check_write_args()
+        hook = ConversationsHook(self.conversations_conn_id)
+        hook.settings  # noqa: B018 (checks the connection before any I/O)
+        return hook, self._s3_hook()
+
+    def _concurrency(self, hook: ConversationsHook) -> int:
+        return self.max_concurrency or hook.settings.max_concurrency
+
+    def _publisher(
+        self, s3: S3Hook, layout: PartitionLayout, windows: list[Window], context: Context
+    ) -> WindowPublisher:
+        """Check the table's window size against ``windows`` (before any write); the leased publisher."""
+        check_committed_windows(s3, self.s3_bucket, layout, windows, self.window_size)
+        return LeasedWindowPublisher(
+            s3,
+            self.s3_bucket,
+            layout,
+            owner=task_owner(context, self.task_id),
+            lease_seconds=self.lease_seconds,
+            wait_seconds=self.lease_wait_seconds,
+        )
+
+    def _export(
+        self, hook: ConversationsHook, publisher: WindowPublisher, filters: ConversationFilters, windows: list[Window]
+    ) -> list[WindowResult]:
+        """Export contiguous ``windows`` with one read of their range, in ``created_at`` order; each window
+        is published once the read has passed its end (two windows at a time), while the read goes on.
+        """
+        pages = hook.read_pages(
+            filters,
+            created_at_gte=windows[0].start,
+            created_at_lt=windows[-1].end,
+            per_page=self.per_page,
+            max_concurrency=self._concurrency(hook),
+        )
+        return export_range(
+            pages,
+            windows,
+            publisher,
+            filters=filters,
+            max_records_per_file=self.max_records_per_file,
+            tmp_dir=self._staging_dir,
+            on_published=self._log_window,
+        )
 
     def _log_window(self, result: WindowResult) -> None:
         window = result.window
@@ -225,9 +262,6 @@ class ConversationsToS3Operator(BaseOperator):
             result.seconds,
             result.manifest_key,
         )
-
-    def _layout(self) -> PartitionLayout:
-        return PartitionLayout(str(self.s3_prefix or ""), self.compression, self.file_format)
 
     def _check_write_args(self) -> str | None:
         """Check what only the worker can (pyarrow for Parquet, ``tmp_dir``) before any I/O; return ``tmp_dir``."""
@@ -303,6 +337,16 @@ class ConversationsToS3Operator(BaseOperator):
             records=records,
             size=size,
         )
+
+
+@contextmanager
+def failing_fast_on_auth_errors() -> Iterator[None]:
+    """Let API errors through, except those retrying cannot fix (401, 403): those fail without Airflow retries."""
+    try:
+        yield
+    except ConversationsAPIError as err:
+        raise_if_not_retryable(err)
+        raise
 
 
 def raise_if_not_retryable(err: ConversationsAPIError) -> None:

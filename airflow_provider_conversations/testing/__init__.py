@@ -59,8 +59,11 @@ Wire contract (what a client must know):
   429 (``Retry-After: throttle_retry_after``, ``x-ratelimit-remaining-minute: 0``), dropped
   connections and HTML 200s cost no budget; a slow answer is a normal answer (normal cost) sent
   ``slow_seconds`` late; ``boundary_quirk_rate`` prepends the row just before a ``created_at``
-  lower bound; ``delete_per_request`` deletes records after each 200; ``redirect_to`` answers 302
-  (before the auth check). Counted in ``api.stats.faults``.
+  lower bound (or an ``updated_at`` one, sorted by ``updated_at``); ``delete_per_request``
+  deletes records after each 200; ``redirect_to`` answers 302 (before the auth check). Counted in ``api.stats.faults``.
+* Changes: ``update_record(id, fields, updated_at=...)``, ``insert_records(records, updated_at=...)``,
+  ``delete_records(ids)``, and ``after_request(n, change)`` to apply ``change(api)`` once ``n`` data
+  requests have been answered (while a run is in progress).
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ class Faults:
     :param slow_seconds: delay of a slow answer.
     :param non_json_rate: answer 200 with an HTML body.
     :param delete_per_request: after each successful data request delete this many random records.
-    :param boundary_quirk_rate: when ``created_at[gte]``/``[gt]`` is given, prepend the record just
-        before the lower bound (the real API's known quirk).
+    :param boundary_quirk_rate: when ``created_at[gte]``/``[gt]`` is given (or ``updated_at[gte]``/``[gt]``
+        on a read sorted by ``updated_at``), prepend the record just before the lower bound (the real
+        API's known quirk).
     :param redirect_to: if set, answer every request with 302 to ``redirect_to + path?query``.
     """
 

@@ -40,9 +40,10 @@ __all__ = [
     "to_row",
 ]
 
-#: How an answer mishandles a ``created_at`` lower bound (the real API's known quirk): ``"prepend"``
-#: puts the matching row just before the bound in front of the page (the page itself is not moved);
-#: ``"shift"`` answers over the range plus that row, so every page of the answer moves by one.
+#: How an answer mishandles a lower bound on its sort key, ``created_at`` or ``updated_at`` (the real
+#: API's known quirk): ``"prepend"`` puts the matching row just before the bound in front of the page
+#: (the page itself is not moved); ``"shift"`` answers over the range plus that row, so every page of
+#: the answer moves by one.
 Quirk = Literal["prepend", "shift"]
 
 #: ``(first_page, last_page or None, cost)`` rows of the vendor's deep-paging cost table.
@@ -143,6 +144,7 @@ class Query:
     predicates: list[tuple[str, Callable[[Any, Any], bool], Any]] = field(default_factory=list)
     lower: list[tuple[datetime, bool]] = field(default_factory=list)  # created_at (bound, inclusive)
     upper: list[tuple[datetime, bool]] = field(default_factory=list)
+    updated_lower: list[datetime] = field(default_factory=list)  # updated_at lower bounds (also predicates)
     filtering: dict[str, Any] = field(default_factory=dict)
     sort_by: str = "created_at"
     direction: str = "DESC"
@@ -247,6 +249,8 @@ def parse_query(pairs: list[tuple[str, str]], strict: bool = False) -> tuple[Que
                 (q.lower if op.startswith("g") else q.upper).append((bound, op.endswith("e")))
             else:
                 q.predicates.append((fname, _OPS[op], bound))
+                if op.startswith("g"):
+                    q.updated_lower.append(bound)
     for name, ids in lists.items():
         q.filtering[name] = ids
         q.predicates.append((LIST_PARAMS[name], _member, frozenset(ids)))
@@ -305,8 +309,9 @@ def run_query(
         the order given (:func:`sorted_rows` orders them by ``id``, as the fake API does).
     :param q: the query.
     :param keys: ``[row.created for row in rows]``, if the caller keeps it (computed otherwise).
-    :param quirk: the boundary quirk to apply when ``q`` has a ``created_at`` lower bound (see
-        :data:`Quirk`); nothing is added when no row before the bound passes the other filters.
+    :param quirk: the boundary quirk to apply when ``q`` has a lower bound on its sort key
+        (``created_at``, or ``updated_at`` sorted by ``updated_at``; see :data:`Quirk`); nothing is
+        added when no row before the bound passes the other filters.
     :return: the page, the total and the paging metadata.
     """
     keys = [r.created for r in rows] if keys is None else keys
@@ -318,7 +323,9 @@ def run_query(
     matched = [r for r in rows[lo:hi] if q.matches(r)] if q.predicates else rows[lo:hi]
     total = len(matched)
     before = None
-    if quirk is not None and q.lower:  # the row just before the lower bound that passes the other filters
+    if quirk is not None and q.sort_by == "updated_at" and q.updated_lower:
+        before = _row_before_updated(rows[lo:hi], q)
+    elif quirk is not None and q.lower:  # the row just before the lower bound that passes the other filters
         before = next((rows[i] for i in range(lo - 1, -1, -1) if q.matches(rows[i])), None)
     if before is not None and quirk == "shift":
         matched = [before, *matched]
@@ -336,6 +343,16 @@ def run_query(
     if q.counts:
         paging |= {"total_pages": math.ceil(total / q.per_page), "total_count": total}
     return QueryResult(q, data, total, paging, before is not None)
+
+
+def _row_before_updated(rows: Sequence[Row], q: Query) -> Row | None:
+    """The row with the latest ``updated_at`` before ``q``'s ``updated_at`` lower bound that passes the
+    other filters (the quirk on an ``updated_at`` read).
+    """
+    bound = max(q.updated_lower)
+    others = Query(predicates=[p for p in q.predicates if p[0] != "updated_at" or p[1] in (operator.lt, operator.le)])
+    earlier = [r for r in rows if r.updated < bound and others.matches(r)]
+    return max(earlier, key=lambda r: (r.updated, r.rid), default=None)
 
 
 def _order(matched: Sequence[Row], q: Query) -> Sequence[Row]:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .answers import HTML, Answer, error_body, retry_after_value
 from .budget import Budget, Charge, check_rule
+from .changes import ChangeSchedule
 from .faults import FAULT_KINDS, Faults
 from .handler import _HTTPServer
 from .observe import ChargeEvent, ConnectionEvent, Event, Observer, RequestLogEntry, Stats
@@ -95,6 +96,7 @@ class FakeConversationsAPI:
         self.stats = Stats()
         self._budget = Budget(rate_limit_per_minute, minute_seconds, window_rule)
         self._store = RecordStore()
+        self._changes: ChangeSchedule[FakeConversationsAPI] = ChangeSchedule()
         self._requested_port = port
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -207,6 +209,34 @@ class FakeConversationsAPI:
         :param ids: the ids to delete.
         """
         return self._store.delete(ids)
+
+    def insert_records(self, records: Iterable[dict[str, Any]], *, updated_at: datetime | str | None = None) -> None:
+        """Insert new records (created now, or back-dated), with ``updated_at`` set if given.
+
+        :param records: the records; each needs a new string ``id`` and a ``created_at``.
+        :param updated_at: their ``updated_at``; default their own (or their ``created_at``).
+        :raises ValueError: on an id already stored (nothing is inserted then).
+        """
+        self._store.insert(records, updated_at=updated_at)
+
+    def update_record(self, rid: str, fields: Mapping[str, Any], *, updated_at: datetime | str) -> dict[str, Any]:
+        """Change fields of a record (``created_at`` too: back-dating) and set its ``updated_at``.
+
+        :param rid: the record's id.
+        :param fields: the fields to set.
+        :param updated_at: its new ``updated_at`` (aware datetime or ISO-8601 string).
+        :return: a copy of the new version.
+        :raises KeyError: if no record has this id.
+        """
+        return self._store.update(rid, fields, updated_at=updated_at)
+
+    def after_request(self, n: int, change: Callable[[FakeConversationsAPI], object]) -> None:
+        """Apply ``change(api)`` once ``n`` data requests have been answered (while a run is in progress).
+
+        :param n: answered data requests (200s; counted from the server's start) before the change.
+        :param change: e.g. ``lambda api: api.update_record(rid, {"title": "new"}, updated_at=ts)``.
+        """
+        self._changes.add(n, change)
 
     def records(self) -> list[dict[str, Any]]:
         """Snapshot (copies) of all records sorted by ``created_at`` then ``id``."""
@@ -344,13 +374,14 @@ class FakeConversationsAPI:
         if error is not None:
             return self._respond(Answer(error.status, error_body(error.status, str(error)), headers_out))
         rows, keys = self._store.snapshot()
-        quirk = bool(q.lower) and self._draw(faults.boundary_quirk_rate)
+        quirk = bool(q.lower or q.updated_lower) and self._draw(faults.boundary_quirk_rate)
         result = run_query(rows, q, keys=keys, quirk="prepend" if quirk else None)
         if result.quirked:
             self.stats._count(fault="boundary_quirk")
         if faults.delete_per_request > 0:
             with self._lock:  # the fault draws share one seeded generator
                 self.stats._count(fault="delete", n=self._store.delete_random(self._rng, faults.delete_per_request))
+        self._changes.answered(self)
         return self._respond(Answer(200, result.body, headers_out, delay=delay))
 
     def _inject(self, faults: Faults) -> tuple[bool, Answer | None]:

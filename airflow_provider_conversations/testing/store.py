@@ -5,11 +5,12 @@ from __future__ import annotations
 import bisect
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from .query import Row, copy_record, sorted_rows, to_row
+from .records import format_timestamp
 
 __all__ = ["RecordStore"]
 
@@ -37,6 +38,47 @@ class RecordStore:
             for row in rows:
                 self._rows[row.rid] = row
             self._sorted = None
+
+    def insert(self, records: Iterable[dict[str, Any]], *, updated_at: datetime | str | None = None) -> None:
+        """Insert new records (a conversation created now, or back-dated), ``updated_at`` set if given.
+
+        :param records: the records; each needs a string ``id`` not stored yet and a ``created_at``.
+        :param updated_at: their ``updated_at`` (aware datetime or ISO-8601 string); default their own
+            (or their ``created_at``).
+        :raises ValueError: on an id already stored or a record without ``id``/``created_at`` (nothing
+            is inserted then).
+        """
+        stamped = [_stamped(record, updated_at) for record in records]
+        rows = [to_row(record) for record in stamped]
+        with self._lock:
+            taken = sorted(row.rid for row in rows if row.rid in self._rows)
+            if taken:
+                raise ValueError(f"insert: ids already stored: {', '.join(taken[:5])} (update them instead)")
+            for row in rows:
+                self._rows[row.rid] = row
+            self._sorted = None
+
+    def update(self, rid: str, fields: Mapping[str, Any], *, updated_at: datetime | str) -> dict[str, Any]:
+        """Change fields of a stored record and set its ``updated_at``, as an edit on the API does.
+
+        ``fields`` may hold ``created_at`` (a back-dated conversation moves to another window).
+
+        :param rid: the record's id.
+        :param fields: the fields to set (copied); ``id`` cannot change.
+        :param updated_at: the new ``updated_at`` (aware datetime or ISO-8601 string).
+        :return: a copy of the new version.
+        :raises KeyError: if no record has this id.
+        :raises ValueError: on a change of ``id`` or an invalid timestamp.
+        """
+        if "id" in fields and fields["id"] != rid:
+            raise ValueError(f"update: the id of {rid!r} cannot change")
+        with self._lock:
+            if rid not in self._rows:
+                raise KeyError(f"update: no record with id {rid!r}")
+            row = to_row(_stamped({**self._rows[rid].record, **fields}, updated_at))
+            self._rows[rid] = row
+            self._sorted = None  # readers keep their snapshots: a new one is built when asked for
+        return copy_record(row.record)
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete records by id; return how many existed.
@@ -82,6 +124,14 @@ class RecordStore:
         rows, keys = self.snapshot()
         lo, hi = bisect.bisect_left(keys, _aware(gte)), bisect.bisect_left(keys, _aware(lt))
         return {row.rid for row in rows[lo:hi]}
+
+
+def _stamped(record: dict[str, Any], updated_at: datetime | str | None) -> dict[str, Any]:
+    if updated_at is None:
+        return record
+    if isinstance(updated_at, datetime):
+        updated_at = format_timestamp(_aware(updated_at))
+    return {**record, "updated_at": updated_at}
 
 
 def _aware(value: datetime) -> datetime:

@@ -15,9 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from airflow_provider_conversations.exceptions import (
     ConversationsAPIError,
@@ -43,21 +41,6 @@ RECORDS = [
     {"id": f"c{i:02d}", "created_at": format_timestamp(DAY + timedelta(minutes=48 * i)), "title": f"Call {i}"}
     for i in range(30)
 ]
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch, set_conn):
-    set_conn(BASE, TOKEN)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {"conn_type": "aws", "login": "testing", "password": "testing", "extra": {"region_name": "us-east-1"}}
-        ),
-    )
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture
