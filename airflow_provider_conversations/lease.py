@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,8 @@ class WindowLease:
     :param poll_seconds: how often to ask again while waiting.
     :param sleep: the wait function (tests pass a fake clock's).
     :param clock: the current time.
+    :param extra_args: upload arguments of every object the task writes (the operator's ``s3_extra_args``,
+        e.g. the encryption a locked-down bucket demands), applied to the lease object too.
     """
 
     client: Any
@@ -92,6 +94,7 @@ class WindowLease:
     poll_seconds: float = POLL_SECONDS
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    extra_args: Mapping[str, Any] = field(default_factory=dict)
     etag: str | None = None
 
     def _body(self) -> bytes:
@@ -126,9 +129,9 @@ class WindowLease:
     def _try_take(self) -> str | None:
         """One attempt: ``None`` when taken, else a description of the holder."""
         try:
-            self.etag = self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(), IfNoneMatch="*")[
-                "ETag"
-            ]
+            self.etag = self.client.put_object(
+                Bucket=self.bucket, Key=self.key, Body=self._body(), IfNoneMatch="*", **self.extra_args
+            )["ETag"]
             return None
         except Exception as err:
             if _code(err) not in _TAKEN:
@@ -144,7 +147,9 @@ class WindowLease:
         if owner != self.owner and (expires is None or expires > self.clock()):
             return f"held by {owner} until {format_timestamp(expires) if expires else '?'}"
         try:  # ours from an earlier try of this task, or expired: take it over, if nobody else does first
-            put = self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(), IfMatch=current["ETag"])
+            put = self.client.put_object(
+                Bucket=self.bucket, Key=self.key, Body=self._body(), IfMatch=current["ETag"], **self.extra_args
+            )
         except Exception as err:
             if _code(err) in (*_TAKEN, "NoSuchKey", "404"):
                 return f"taken over by another task from {owner}"
@@ -218,7 +223,13 @@ class LeasedWindowPublisher(WindowPublisher):
         :raises ConversationsWindowBusyError: another task held the lease longer than ``wait_seconds``.
         """
         lease = WindowLease(
-            self.s3.get_conn(), self.bucket, lease_key(self.layout, window), window, self.owner, **self.lease_options
+            self.s3.get_conn(),
+            self.bucket,
+            lease_key(self.layout, window),
+            window,
+            self.owner,
+            extra_args=dict(getattr(self.s3, "extra_args", None) or {}),
+            **self.lease_options,
         )
         lease.take()
         with self._lock:

@@ -118,3 +118,13 @@ def test_two_tasks_on_one_window_commit_one_after_the_other(
     assert [p["key"] for p in manifest["parts"]] == parts == ["p/date=2025-01-03/part-060000-070000-00000.jsonl"]
     assert all(hashlib.md5(objects[p["key"]]).hexdigest() == p["md5"] for p in manifest["parts"])
     assert not any("/_lease-" in k for k in objects)
+
+
+def test_the_lease_object_carries_the_tasks_extra_args(s3_client, bucket):
+    # A bucket that refuses PUTs without SSE headers must accept the lease too.
+    extra = {"ServerSideEncryption": "AES256", "Metadata": {"team": "lake"}}
+    held = lease(s3_client, bucket, "dag/export/run1/-1", extra_args=extra)
+    held.take()
+    head = s3_client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ServerSideEncryption"] == "AES256" and head["Metadata"] == {"team": "lake"}
+    held.release()
