@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from airflow_provider_conversations.codec import encode_line
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class JsonlPartWriter:
         """Append one record (exactly as the API returned it)."""
         if self._out is None:
             self._open()
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = encode_line(record)
         # Lines go out in blocks: one hash update and one write per block, not per record.
         self._buffer.append(line)
         self._buffered += len(line)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_conversations.codec import decode
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
 from airflow_provider_conversations.headers import header, int_header, retry_after_seconds, server_time
 
@@ -104,8 +105,8 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: 
         raise error_for_status(status, headers, body, secret=secret)
     request_id = header(headers, "x-request-id")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = decode(body)
+    except ValueError:  # UnicodeDecodeError is one
         snippet = _redact(body[:120].decode("utf-8", "replace"), secret)
         raise ConversationsResponseError(
             f"the API answered {status} with a body that is not JSON: {snippet!r}", status=status, request_id=request_id
