@@ -12,6 +12,9 @@ from airflow_provider_conversations.filters import validate_range
 from airflow_provider_conversations.timestamps import format_timestamp
 
 DAY = timedelta(days=1)
+#: The operators' ``window_size`` when none is given: one object set per UTC day (see the operator docs'
+#: table of objects per day and re-export cost by window size).
+DEFAULT_WINDOW_SIZE = DAY
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -58,7 +61,7 @@ def _floor(ts: datetime, size: timedelta) -> datetime:
 
 
 def split_windows(
-    created_at_gte: datetime | str, created_at_lt: datetime | str, window_size: timedelta = timedelta(hours=1)
+    created_at_gte: datetime | str, created_at_lt: datetime | str, window_size: timedelta = DEFAULT_WINDOW_SIZE
 ) -> list[Window]:
     """Cut ``[created_at_gte, created_at_lt)`` into windows on the UTC grid of ``window_size``.
 
@@ -83,18 +86,19 @@ def split_range(
     created_at_gte: datetime | str,
     created_at_lt: datetime | str,
     chunk_size: timedelta = DAY,
-    window_size: timedelta = timedelta(hours=1),
+    window_size: timedelta = DEFAULT_WINDOW_SIZE,
 ) -> list[dict[str, str]]:
     """Cut a range into sub-ranges for dynamic task mapping (``.partial(...).expand_kwargs(...)``).
 
-    A year of hourly windows is 8,760 windows: map one task per chunk (a day by default, 365 tasks)
-    rather than one per window, to stay under ``[core] max_map_length`` and spare the scheduler.
+    Map one task per chunk (a day by default: 365 tasks for a year) rather than one per window (a year
+    of hourly windows is 8,760), to stay under ``[core] max_map_length`` and spare the scheduler.
 
     :param created_at_gte: inclusive start.
     :param created_at_lt: exclusive end.
     :param chunk_size: length of one mapped task's sub-range; a multiple of ``window_size`` that
         divides one day, or a whole number of days.
-    :param window_size: the operator's window size, so chunk edges fall on window edges.
+    :param window_size: the operator's window size, so chunk edges fall on window edges (default: the
+        operators' default, one day).
     """
     size = check_window_size(window_size)
     if not isinstance(chunk_size, timedelta) or chunk_size <= timedelta(0) or chunk_size % size:

@@ -29,7 +29,7 @@ from airflow_provider_conversations.windows import Window, split_windows
 from airflow_provider_conversations.wire import Page
 
 D = datetime(2025, 3, 9, tzinfo=timezone.utc)
-WINDOWS = split_windows(D, D + timedelta(hours=4))  # four hourly windows
+WINDOWS = split_windows(D, D + timedelta(hours=4), timedelta(hours=1))  # four hourly windows
 FILTERS = ConversationFilters(platform="zoom")
 
 

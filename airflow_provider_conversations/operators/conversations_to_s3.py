@@ -25,7 +25,7 @@ from airflow_provider_conversations.table_guard import check_committed_windows
 from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.version_compat import BaseOperator
-from airflow_provider_conversations.windows import Window, check_window_size, split_windows
+from airflow_provider_conversations.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size, split_windows
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -60,7 +60,8 @@ class ConversationsToS3Operator(BaseOperator):
     :param created_at_gte: inclusive start: aware datetime or ISO-8601 string with offset; default the
         data interval's start. (templated)
     :param created_at_lt: exclusive end; default the data interval's end. (templated)
-    :param window_size: window length, whole seconds dividing one day (default one hour).
+    :param window_size: window length, whole seconds dividing one day (default one day: two objects a
+        day; an hourly schedule wants ``timedelta(hours=1)``). A table keeps one window size.
     :param filters: further filters of the hook, as a dict of :class:`ConversationFilters` field names
         (no ``created_at`` bounds). (templated)
     :param per_page: records per request, 1..100.
@@ -102,7 +103,7 @@ class ConversationsToS3Operator(BaseOperator):
         aws_conn_id: str | None = "aws_default",
         created_at_gte: datetime | str | None = None,
         created_at_lt: datetime | str | None = None,
-        window_size: timedelta = timedelta(hours=1),
+        window_size: timedelta = DEFAULT_WINDOW_SIZE,
         filters: Mapping[str, Any] | None = None,
         per_page: int = MAX_PER_PAGE,
         max_records_per_file: int = 100_000,

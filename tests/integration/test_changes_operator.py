@@ -60,11 +60,13 @@ def api(conversations_api_factory, set_conn):
 
 
 def backfill(bucket: str, **kwargs) -> dict:
+    kwargs.setdefault("window_size", timedelta(hours=1))  # the table's window size in these tests
     op = ConversationsToS3Operator(task_id="backfill", s3_bucket=bucket, s3_prefix=PREFIX, **kwargs)
     return op.execute({"data_interval_start": DAY, "data_interval_end": DAY + timedelta(days=1)})
 
 
 def sync(bucket: str, start: datetime, end: datetime, **kwargs) -> dict:
+    kwargs.setdefault("window_size", timedelta(hours=1))
     op = ConversationsChangesToS3Operator(task_id="sync", s3_bucket=bucket, s3_prefix=PREFIX, **kwargs)
     return op.execute({"data_interval_start": start, "data_interval_end": end})
 
@@ -152,7 +154,8 @@ def test_incremental_sync_in_a_dag_run(api, s3_client, bucket, airflow_db):
     body = (
         "from airflow_provider_conversations.operators.conversations_changes_to_s3 import "
         "ConversationsChangesToS3Operator\n"
-        f"    ConversationsChangesToS3Operator(task_id='sync', s3_bucket={bucket!r}, s3_prefix={PREFIX!r})"
+        f"    ConversationsChangesToS3Operator(task_id='sync', s3_bucket={bucket!r}, s3_prefix={PREFIX!r}, "
+        "window_size=datetime.timedelta(hours=1))"
     )
     _run, tis = run_dag_source("t_changes_sync", U0 + timedelta(days=1), body)
     assert tis["sync"].state == "success", tis["sync"].state

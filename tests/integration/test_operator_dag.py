@@ -55,7 +55,7 @@ def test_daily_run_lands_exactly_the_days_records_once(api, s3_client, bucket):
     by_id = {r["id"]: r for r in api.records()}
     assert all(row == by_id[row["id"]] for row in rows)  # exactly as the API returned them
     manifests = sorted(k for k in objects if "/_manifest-" in k)
-    assert len(manifests) == 24 and all(k.startswith("lake/conversations/date=2025-01-03/") for k in objects)
+    assert len(manifests) == 1 and all(k.startswith("lake/conversations/date=2025-01-03/") for k in objects)  # one day: one window
     total = sum(json.loads(objects[m])["record_count"] for m in manifests)
     assert total == len(expected)
     for m in manifests:
@@ -210,7 +210,7 @@ def test_s3_requests_per_window(api, s3_client, bucket, monkeypatch):
         return client
 
     monkeypatch.setattr(S3Hook, "get_conn", counting_get_conn)
-    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p")
+    op = ConversationsToS3Operator(task_id="x", s3_bucket=bucket, s3_prefix="p", window_size=timedelta(hours=1))
     summary = op.execute({"data_interval_start": DAY, "data_interval_end": LOGICAL})
     assert all(w["records"] for w in summary["windows"]) and all(len(w["keys"]) == 1 for w in summary["windows"])
     assert sorted(collections.Counter(calls).items()) == [

@@ -232,7 +232,9 @@ def test_parts_are_staged_in_tmp_dir_and_removed(s3, api, tmp_path, monkeypatch)
         return real_load_file(self, filename, *args, **kwargs)
 
     monkeypatch.setattr(S3Hook, "load_file", spying_load_file)
-    operator = ConversationsToS3Operator(task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX, tmp_dir=str(tmp_path))
+    operator = ConversationsToS3Operator(
+        task_id="export", s3_bucket=BUCKET, s3_prefix=PREFIX, tmp_dir=str(tmp_path), window_size=timedelta(hours=1)
+    )
     operator.execute(CONTEXT)
     assert len(staged) == 24 and all(tmp_path in p.parents for p in staged)  # a part per hourly window
     assert list(tmp_path.iterdir()) == []  # every window's staging directory is gone
