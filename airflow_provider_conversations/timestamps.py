@@ -82,19 +82,11 @@ def parse_api_timestamp(value: Any, name: str = "created_at") -> datetime:
     :param name: the field name, for the error message.
     :raises ConversationsFilterError: when the value is not a timestamp (callers turn it into a response error).
     """
-    # The API's own format, 2025-02-13T22:11:57.792000Z, without the general parser: a hot path.
+    # The API's own format, 2025-02-13T22:11:57.792000Z, without the general parser: a hot path (once per
+    # record). Its shape is checked first, so fromisoformat (C code) only reads what every Python reads.
     if type(value) is str and len(value) == 27 and value[26] == "Z" and value[10] == "T" and value[19] == ".":
         try:
-            return datetime(
-                int(value[0:4]),
-                int(value[5:7]),
-                int(value[8:10]),
-                int(value[11:13]),
-                int(value[14:16]),
-                int(value[17:19]),
-                int(value[20:26]),
-                tzinfo=timezone.utc,
-            )
+            return datetime.fromisoformat(value[:26] + "+00:00")
         except ValueError:
             pass  # e.g. February 30th: the general parser names the problem
     return parse_timestamp(value, name, assume_utc=True)

@@ -29,11 +29,11 @@ MAIN_DAYS = 4  # regimes A, B, C: the records spread over 4 days; a backfill map
 REAL_LATENCY, REAL_WINDOW, REAL_BUDGET = 0.150, 60.0, 600
 
 VARIANT_TEXT = {
-    "ours": "our operator, 1 task",
-    "ours-4mapped": "our operator, 4 mapped tasks",
-    "ours-daywin": "our operator, 1 task, window_size=1 day",
-    "ours-daywin-gzip": "our operator, 1 task, window_size=1 day, gzip answers",
-    "ours-daywin-chunked": "our operator, 1 task, window_size=1 day, chunked answers",
+    "ours": "our operator, 1 task, window_size=1 hour",
+    "ours-4mapped": "our operator, 4 mapped tasks, window_size=1 hour",
+    "ours-daywin": "our operator, 1 task, default window_size (1 day)",
+    "ours-daywin-gzip": "our operator, 1 task, default window_size (1 day), gzip answers",
+    "ours-daywin-chunked": "our operator, 1 task, default window_size (1 day), chunked answers",
     "handwritten": "hand-written (HttpHook pages)",
     "raw": "raw loop (requests + boto3)",
 }

@@ -2,7 +2,7 @@
 
 Run by ``benchmarks/_common.py`` in a child process (see :func:`prepare`); the timed part is
 ``execute()`` alone, so the interpreter's start-up and Airflow's import are not counted.
-Options (``Spec.options``): ``window_seconds`` (default 3600, the operator's default window),
+Options (``Spec.options``): ``window_seconds`` (default 3600: hourly windows; the operator's default is a day),
 ``max_concurrency`` (default: the connection's ``max_concurrency``), ``compression`` (default none,
 like the other clients), ``warmup`` (run an empty range first so the RSS baseline holds the clients),
 ``publish_inline`` (publish each window on the task's thread, for the single-thread profile).

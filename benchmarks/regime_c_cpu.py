@@ -16,8 +16,12 @@ from regime_a_cost import breakdown
 from report_format import fmt
 from results import ClientRun, Profile, Results
 
-C_VS_RAW = 0.8
+C_VS_RAW = 1.1
 C_VS_HANDWRITTEN = 1.0
+#: C's targets are judged at this many records and more (below, fixed costs per task dominate: reported).
+C_FROM_RECORDS = 50_000
+#: The variants C runs (regime D runs the answer shapes).
+C_VARIANTS = ("ours", "ours-4mapped", "ours-daywin", "handwritten", "raw")
 
 
 def run(h: Harness, api: Any, n: int, profile: Profile | None) -> Runs:
@@ -31,7 +35,7 @@ def run(h: Harness, api: Any, n: int, profile: Profile | None) -> Runs:
     gte, lt = START, START + MAIN_DAYS * DAY
     h.unlimited(api)
     log(f"A+C: {n:,} records, no latency, no budget")
-    variants = {v: (lambda v=v: h.specs(v, gte, lt)) for v in VARIANT_TEXT}
+    variants = {v: (lambda v=v: h.specs(v, gte, lt)) for v in C_VARIANTS}
     res = h.repeat(api, f"C{n // 1000}k", variants)
     if profile is not None:
         profile_runs(h, api, gte, lt, profile)
@@ -92,28 +96,15 @@ def judge(results: Results) -> None:
     by = {(r.size, r.variant): r for r in results.cost_cpu}
     sizes = list(dict.fromkeys(r.size for r in results.cost_cpu))
     for label, variant, limit, whom, attr in (
-        (
-            "1 task, default hourly windows (2 S3 objects per window: 192 over 4 days)",
-            "ours",
-            C_VS_RAW,
-            "raw loop",
-            "vs_raw",
-        ),
-        ("1 task, default hourly windows", "ours", C_VS_HANDWRITTEN, "hand-written way", "vs_handwritten"),
-        (
-            "1 task, `window_size=1 day` (one data object per day, as the baselines write)",
-            "ours-daywin",
-            C_VS_RAW,
-            "raw loop",
-            "vs_raw",
-        ),
-        ("1 task, `window_size=1 day`", "ours-daywin", C_VS_HANDWRITTEN, "hand-written way", "vs_handwritten"),
-    ):
-        rows = [(n, getattr(by[n, variant], attr)) for n in sizes if (n, variant) in by]
+        ("1 task, default `window_size` (1 day: one data object per day, as the baselines write)", "ours-daywin",
+         C_VS_RAW, "raw loop", "vs_raw"),
+        ("1 task, default `window_size`", "ours-daywin", C_VS_HANDWRITTEN, "hand-written way", "vs_handwritten"),
+    ):  # fmt: skip
+        rows = [(n, getattr(by[n, variant], attr)) for n in sizes if (n, variant) in by and n >= C_FROM_RECORDS]
         if rows:
             results.target(
                 "C",
-                f"records/s >= {limit}x the {whom}'s (our operator, {label})",
+                f"records/s >= {limit}x the {whom}'s at {C_FROM_RECORDS:,} records and more (our operator, {label})",
                 ", ".join(f"{n // 1000}k: {fmt(x, 2, 'x')}" for n, x in rows),
                 all(x is not None and x >= limit for _, x in rows),
             )

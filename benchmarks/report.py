@@ -43,7 +43,7 @@ def render(results: Results, findings: Path) -> str:
         "API (`airflow_provider_conversations.testing`) and the same moto S3 server on loopback:",
         "",
         "* **our operator**: `ConversationsToS3Operator(...).execute(context)` in a task process "
-        "(`benchmarks/ours.py`), defaults (hourly windows, up to 4 requests in flight) except `compression=None`; one task "
+        "(`benchmarks/ours.py`), defaults (up to 4 requests in flight) except `compression=None`, with hourly windows or the default 1-day windows; one task "
         "over the whole range, and a backfill as 4 mapped tasks running at once, each a quarter of the "
         "range (`split_range`), all on one team budget (one token);",
         "* **hand-written**: what an Airflow user writes today (`benchmarks/handwritten.py`): `HttpHook` "

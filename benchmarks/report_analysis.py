@@ -82,8 +82,8 @@ def _cost(runs: dict[tuple[int, str], ClientRun], sizes: list[int]) -> str:
         return ", ".join(f"{n // 1000}k {fmt(runs[n, v].records_per_point, 1)}" for n in sizes)
 
     return (
-        "**A, cost.** Records per point, our operator with its default hourly windows: "
-        f"{line('ours')}; with `window_size=1 day`: {line('ours-daywin')}; hand-written: "
+        "**A, cost.** Records per point, our operator with hourly windows: "
+        f"{line('ours')}; with the default 1-day windows: {line('ours-daywin')}; hand-written: "
         f"{line('handwritten')}; raw keyset loop: {line('raw')}. At {top:,} records our task's "
         f"{b.pages} requests are the floor of {b.floor}, +{b.granularity} for task ranges "
         f"and +{b.overhead} paging overhead (see the table in A)."

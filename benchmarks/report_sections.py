@@ -142,7 +142,7 @@ def budget_section(b: Budget, runs: int) -> str:
         "run would measure this 2-core machine, not the pacing.\n\n"
         "*Minutes* and *records/min* are in real-API minutes "
         f"({b.real_minute:g} s here). Our connection: `budget_per_minute` {b.budget}, "
-        f"`rate_limit_window_seconds` {b.window:g}, `max_concurrency` 4 (the default); default hourly "
+        f"`rate_limit_window_seconds` {b.window:g}, `max_concurrency` 4 (the default); hourly "
         "windows. The hand-written task waits for the next window on a 429. A run that may need more than "
         "half a window's budget starts on a window boundary; every run starts with the budget unspent. "
         "*Budget used* is the points charged in the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
@@ -145,7 +146,14 @@ class ConversationsHook(BaseHook):
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.settings.max_concurrency))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.trust_env = True
+        # The environment is read once, here, not on every request (requests scans os.environ for proxies
+        # twice per request): HTTP(S)_PROXY/NO_PROXY and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE apply as requests
+        # applies them. A ~/.netrc entry is not read: it would replace the bearer token.
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(self.settings.endpoint))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            session.verify = ca_bundle
         return session
 
     @staticmethod

@@ -250,3 +250,30 @@ def test_retry_policy_comes_from_the_connection(set_conn):
     set_conn(BASE, max_retries=2, backoff_base=0.5, rate_limit_window_seconds=30)
     policy = ConversationsHook().retry_policy
     assert (policy.max_retries, policy.backoff_base, policy.rate_limit_window) == (2, 0.5, 30.0)
+
+
+def test_session_takes_proxies_and_ca_bundle_from_the_environment_once(set_conn, monkeypatch, tmp_path):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "corp-ca.pem"))
+    set_conn(BASE)
+    session = ConversationsHook().get_conn()
+    assert session.proxies.get("https") == "http://proxy.internal:3128"
+    assert session.verify == str(tmp_path / "corp-ca.pem")
+
+
+def test_no_proxy_for_a_host_that_no_proxy_names(set_conn, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "api.example.com")
+    set_conn(BASE)
+    assert "https" not in ConversationsHook().get_conn().proxies
+
+
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_bearer_token(hook, requests_mock, monkeypatch, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.example.com login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    requests_mock.get(URL, json=body([]))
+    hook.fetch_page()
+    assert requests_mock.last_request.headers["Authorization"] == f"Bearer {TOKEN}"
