@@ -44,7 +44,6 @@ with DAG(
         aws_conn_id="aws_default",
         s3_bucket="{{ var.value.get('conversations_bucket', 'conversations-lake') }}",
         s3_prefix="raw/conversations",
-        window_size=timedelta(hours=1),
         compression="gzip",
     )
     # [END howto_operator_conversations_to_s3]
