@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from _common import WORK_DIR, median, ratio
-from harness import DAY, MAIN_DAYS, START, VARIANT_TEXT, Harness, Runs, log
+from harness import DAY, MAIN_DAYS, START, Harness, Runs, log
 from profiles import STAGES, stage_times, summarize_profile
 from regime_a_cost import breakdown
 from report_format import fmt

@@ -25,7 +25,7 @@ def test_lines_are_the_bytes_the_standard_library_wrote(title_chars: int):
 @pytest.mark.parametrize(
     "value",
     [
-        "tab\tquote\"backslash\\nul\x00del\x7fline-sep\u2028emoji😀/<>&",
+        'tab\tquote"backslash\\nul\x00del\x7fline-sep\u2028emoji😀/<>&',
         2**63 - 1,
         -(2**63),
         2**64 + 1,  # beyond 64 bits: written by the standard library, digit for digit

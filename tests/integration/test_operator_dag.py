@@ -55,7 +55,9 @@ def test_daily_run_lands_exactly_the_days_records_once(api, s3_client, bucket):
     by_id = {r["id"]: r for r in api.records()}
     assert all(row == by_id[row["id"]] for row in rows)  # exactly as the API returned them
     manifests = sorted(k for k in objects if "/_manifest-" in k)
-    assert len(manifests) == 1 and all(k.startswith("lake/conversations/date=2025-01-03/") for k in objects)  # one day: one window
+    assert len(manifests) == 1 and all(
+        k.startswith("lake/conversations/date=2025-01-03/") for k in objects
+    )  # one day: one window
     total = sum(json.loads(objects[m])["record_count"] for m in manifests)
     assert total == len(expected)
     for m in manifests:
