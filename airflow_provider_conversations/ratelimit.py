@@ -91,8 +91,8 @@ class RateLimitPacer:
 
     @property
     def margin(self) -> int:
-        """Points left unspent: :attr:`reserve`, plus what other tasks of the team spend during one of our
-        round trips (their requests in flight, which the last answer cannot show yet)."""
+        """Points left unspent: :attr:`reserve`, plus an estimate (up to another :attr:`reserve`) of other
+        tasks' requests in flight, which the last answer cannot show yet; alone, the reserve."""
         return self.reserve + self._others_in_flight
 
     def acquire(self, cost: int = 1) -> tuple[float, int]:
@@ -229,5 +229,6 @@ class RateLimitPacer:
             while self._due and self._due[0][1] <= sent:
                 self._due.popleft()
             return
-        while back > 0 and self._due and self._due[0][1] <= sent and self._due[0][0] <= now + (now - sent):
+        soon = now + (now - sent)  # due within a round trip: the server may have given it back already
+        while back > 0 and self._due and self._due[0][1] <= sent and self._due[0][0] <= soon:
             back -= self._due.popleft()[2]
