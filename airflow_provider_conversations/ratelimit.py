@@ -82,8 +82,10 @@ class RateLimitPacer:
         self._all_back: float | None = None
         self._rise_sent = float("-inf")  # when the request whose answer last showed points back early went out
         self._blocked_until = 0.0  # a Retry-After: no request goes before it
-        # Other tasks' requests in flight (estimated) and our own most in flight at once.
+        # Other tasks' requests in flight (estimated), when an answer last showed them spending, and our own
+        # most requests in flight at once.
         self._others_in_flight = 0
+        self._others_seen = float("-inf")
         self._peak_in_flight = 0
         self.last_remaining: int | None = None
         self.waits = 0
@@ -205,15 +207,20 @@ class RateLimitPacer:
             elif shown > self._remaining:
                 self._points_back(shown - self._remaining, sent, now, later + self._in_flight)
                 self._remaining = shown
-            else:
-                # Less than our account: others spent meanwhile (their requests in flight are in the margin). The
-                # figure may already count some of ours in flight, which are counted apart.
-                self._remaining = min(self._remaining, remaining + self._in_flight)
-            self._measure_others(remaining)
+            elif remaining + self._in_flight < self._remaining:
+                # Less than our account: others spent meanwhile. The figure may already count some of ours in
+                # flight, which are counted apart.
+                self._remaining = remaining + self._in_flight
+                self._others_seen = now
+            self._measure_others(now, remaining)
 
-    def _measure_others(self, remaining: int) -> None:
-        """Estimate other tasks' requests in flight, which the answers cannot show yet: the team's points in
-        force beyond ours, with as many of them in flight per point as ours (other tasks are like us)."""
+    def _measure_others(self, now: float, remaining: int) -> None:
+        """Estimate other tasks' requests in flight, which the answers cannot show yet, while others were seen
+        spending within the last window: the team's points in force beyond ours, with as many of them in flight
+        per point as ours (other tasks are like us)."""
+        if now - self._others_seen > self.window_seconds:
+            self._others_in_flight = 0
+            return
         others = max(0, self.budget_per_minute - remaining - self._mine_points)
         share = self._peak_in_flight / max(self._mine_points, self._peak_in_flight, 1)
         self._others_in_flight = min(self.reserve, math.ceil(others * share))

@@ -5,9 +5,8 @@ The simulation (``tests/pacer_sim.py``) plays tasks' request slots against
 shapes of the outside check of issue 15: 600 points per 6 s or 12 s window, round trips of 10-25 ms
 drawn per request (so answers come back out of order), with and without a ``Date`` header, one task or
 4 tasks sharing the budget, a task barely faster than the budget, and a remaining count that does not
-count down exactly. Budget use is judged over the
-whole run, from the first request to the last page, with no start-up allowance (a simulated task has
-no start-up).
+count down exactly. Budget use is judged over the whole run, from the first request to the last page,
+with no start-up allowance (a simulated task has no start-up).
 """
 
 from __future__ import annotations
