@@ -160,3 +160,18 @@ def test_other_tasks_spending_between_our_answers_is_not_taken_for_a_new_window(
     while pacer.acquire()[0] == 0.0:
         free += 1
     assert free == 70  # 5 of our 75 are spent: a rise of 50 is not a new window
+
+
+def test_the_margin_grows_only_while_other_tasks_are_seen_spending():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, reserve=8)
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=300), ticket)  # half the budget gone before us: nobody seen spending
+    assert pacer.margin == 8
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=250), ticket)  # 49 points gone beyond our 1: other tasks are spending
+    assert pacer.margin == 16  # their requests in flight, estimated, count up to another reserve
+    clock.now += 61
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=599), ticket)  # the budget back, ours alone spent: none seen for a window
+    assert pacer.margin == 8
