@@ -1,42 +1,49 @@
 """Pace requests on the API's rate-limit headers so the budget is used fully but 429s stay rare.
 
 The API grants a team a budget of cost points per minute, shared by all of its integrations, and
-reports what is left in ``x-ratelimit-remaining-minute``; it does not say where a minute starts. The
-pacer learns that from the answers: a window's end is placed one window after the first answer seen in
-it (so it is never early, whether windows are calendar-aligned or opened by the first request after
-the last one expired), and a budget that comes back only in part when a window should have turned
-means a sliding window, where each point returns one window after it was spent: the pacer then waits
-for its own points to age out instead of for a whole window. :class:`RateLimitPacer` is thread-safe
-and transport-free: call :meth:`acquire` for the wait before a request, :meth:`observe` with the answer.
+reports what is left in ``x-ratelimit-remaining-minute``; it does not say where a minute starts
+(calendar minutes, a minute opened by the first request after the last one expired, a sliding
+minute). The pacer needs no answer to that. It rests on one fact true of each of them: **a point
+comes back at most one window after it was charged**, so each of our own points is certainly back
+one window after its answer came. The pacer keeps the remaining budget the answers report, less its
+requests in flight and a margin, and adds its own points back as they come due; when the budget is
+short it waits until enough of them are due. When an answer reports more than that account explains,
+the server gave points back early (a window turned, or other tasks' points came back): the pacer
+takes the answer's figure and forgets the points the answer shows returned, so none is counted twice.
+
+Under calendar windows the first answer after the turn shows the whole budget back; under windows
+opened by a request, our first point of a window is due exactly when the window ends; under a
+sliding window each point is due when it returns. :class:`RateLimitPacer` is thread-safe and
+transport-free: call :meth:`~RateLimitPacer.acquire` for the wait before a request and
+:meth:`~RateLimitPacer.observe` with the answer.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
-from airflow_provider_conversations.headers import int_header, retry_after_seconds, server_time
+from airflow_provider_conversations.headers import int_header, retry_after_seconds
 
 
 class RateLimitPacer:
-    """Hold requests back when the window's budget is spent, until the next window starts.
+    """Hold requests back while the budget is spent, until enough of it is certainly back.
 
     Thread-safe and transport-free: call :meth:`acquire` before a request (it returns how long to wait
     and a ticket), then :meth:`observe` with the answer's headers (or :meth:`release` when none came).
     Reservations of requests in flight count against the budget, so concurrent requests overlap the
-    API's latency without overdrawing. Answers to requests sent in an earlier window say nothing about
-    the current one and only settle their reservation. See the module docstring for how the window is
-    learnt; :attr:`sliding` tells whether the budget was seen to come back gradually.
+    API's latency without overdrawing. See the module docstring for the mechanism.
 
     :param window_seconds: length of the rate-limit window (60 on the real API).
     :param budget_per_minute: the team's budget per window (600 on the real API).
-    :param budget_share: share of ``budget_per_minute`` this pacer may spend per window (0 < x <= 1);
-        leaves the rest to the team's other integrations.
-    :param reserve: points to leave untouched in every window, as a safety margin.
+    :param budget_share: share of ``budget_per_minute`` this pacer may have spent within any window
+        (0 < x <= 1); leaves the rest to the team's other integrations.
+    :param reserve: points to leave unspent, as a safety margin for other tasks' requests in flight
+        (the hook keeps ``2 x max_concurrency``).
     :param clock: monotonic clock (for tests).
     """
 
@@ -59,117 +66,97 @@ class RateLimitPacer:
         self.reserve = reserve
         self._clock = clock
         self._lock = threading.Lock()
-        self._rng = random.Random()
-        self._generation = 0
-        self._window_end: float | None = None
+        # The remaining budget the answers show, less our points charged since and plus our points due back
+        # since; None until the first answer. Requests in flight are counted apart, in _in_flight.
         self._remaining: int | None = None
-        self._spent = 0
         self._in_flight = 0
-        self._blocked_until = 0.0
-        self._peak_in_flight = 1
-        # Learning the window: the first answer after a block places the window's end; our own charges
-        # (when each returns to a sliding budget, and its cost) say when to wake in a sliding window.
-        self._reanchor = False
-        self._anchor_at: float | None = None  # our first answer in the window we believe in force
-        self._charges: deque[tuple[float, int]] = deque()
-        self._observed_at = float("-inf")
-        self.sliding = False
-        # Others' spending: (remaining, our charges so far) at our last answer, their points in this window
-        # since our first answer in it, and our requests' round trip (send times, oldest first).
-        self._last_seen: tuple[int, int] | None = None
-        self._charged = 0
-        self._others = 0.0
-        self._others_since: float | None = None
-        self._sent_at: deque[float] = deque()
-        self._rtt = 0.0
+        self._tickets = 0
+        self._sent: dict[int, float] = {}  # ticket -> when the request goes out
+        # Our charged points not yet due back, oldest first: (due, answered, cost), due = answered + window.
+        self._due: deque[tuple[float, float, int]] = deque()
+        self._answered: deque[float] = deque()  # when recent answers came, oldest first
+        # All our points of the last window (due, cost), for budget_share: never forgotten early.
+        self._mine: deque[tuple[float, int]] = deque()
+        self._mine_points = 0
+        # By when everything the answers counted is back: one window after the last answer, or a Retry-After.
+        self._all_back: float | None = None
+        self._rise_sent = float("-inf")  # when the request whose answer last showed points back early went out
+        self._blocked_until = 0.0  # a Retry-After: no request goes before it
+        # Other tasks' requests in flight (estimated), when an answer last showed them spending, and our own
+        # most requests in flight at once.
+        self._others_in_flight = 0
+        self._others_seen = float("-inf")
+        self._peak_in_flight = 0
         self.last_remaining: int | None = None
         self.waits = 0
         self.waited_seconds = 0.0
 
-    def _new_window(self, end: float) -> None:
-        self._generation += 1
-        self._window_end, self._remaining, self._spent, self._in_flight = end, None, 0, 0
-        self._last_seen = None
-        self._others, self._others_since = 0.0, None
-
     @property
     def margin(self) -> int:
-        """Points left unspent in every window: :attr:`reserve`, plus what other tasks of the team were
-        seen to spend while one of our requests is in flight (their requests the last answer cannot show)."""
-        if self._rtt <= 0 or self._others_since is None:
-            return self.reserve
-        span = max(self._clock() - self._others_since, self._rtt)
-        return self.reserve + math.ceil(1.5 * self._others * self._rtt / span)
-
-    def _wait(self, until: float, now: float, cost: int) -> tuple[float, int]:
-        self._in_flight += cost
-        self._sent_at.append(until)
-        self.waits += 1
-        self.waited_seconds += until - now
-        return until - now, self._generation
+        """Points left unspent: :attr:`reserve`, plus an estimate (up to another :attr:`reserve`) of other
+        tasks' requests in flight, which the last answer cannot show yet; alone, the reserve."""
+        return self.reserve + self._others_in_flight
 
     def acquire(self, cost: int = 1) -> tuple[float, int]:
-        """Reserve ``cost`` points; return the seconds to wait before sending (0: now) and a ticket."""
+        """Reserve ``cost`` points; return the seconds to wait before sending (0: now) and a ticket.
+
+        :param cost: the request's cost.
+        """
         with self._lock:
             now = self._clock()
-            self._age_out(now)
-            if now < self._blocked_until:
-                return self._wait(max(self._blocked_until, self._wake_time(now, cost) or 0.0), now, cost)
-            if self._window_end is not None and now >= self._window_end and not self.sliding:
-                # A new window: the budget is back. Keep the phase until an answer places it.
-                periods = int((now - self._window_end) // self.window_seconds) + 1
-                self._new_window(self._window_end + periods * self.window_seconds)
-                self._reanchor = True
-            over_cap = self.cap is not None and self._spent_now() + self._in_flight + cost > self.cap
-            spent = self._remaining is not None and self._remaining - self._in_flight - cost < self.margin
-            if (over_cap or spent) and self.sliding:
-                wake = self._wake_time(now, cost)
-                if wake is not None:
-                    self._blocked_until = wake
-                    return self._wait(wake, now, cost)
-            if (over_cap or spent) and self._window_end is not None:
-                # Everything from now on goes out in the next window, a little after it starts.
-                self._blocked_until = self._window_end + self._rng.uniform(0.0, 0.01 * self.window_seconds)
-                self._new_window(self._window_end + self.window_seconds)
-                self._reanchor = True
-                return self._wait(self._blocked_until, now, cost)
+            self._settle_due(now)
+            go = max(now, self._blocked_until)
+            if self._remaining is not None:
+                short = cost + self._in_flight + self.margin - self._remaining
+                if short > 0:
+                    go = max(go, self._back_by(((due, points) for due, _, points in self._due), short))
+            if self.cap is not None:
+                short = self._mine_points + self._in_flight + cost - self.cap
+                if short > 0:
+                    go = max(go, self._back_by(iter(self._mine), short))
             self._in_flight += cost
-            self._sent_at.append(now)
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
-            return 0.0, self._generation
+            self._tickets += 1
+            self._sent[self._tickets] = go
+            if go > now:
+                self.waits += 1
+                self.waited_seconds += go - now
+            return go - now, self._tickets
 
-    def _spent_now(self) -> int:
-        """Our points counting against the budget now: this window's, or the last window's when sliding."""
-        return sum(c for _, c in self._charges) if self.sliding else self._spent
-
-    def _age_out(self, now: float) -> None:
-        """Drop our charges that returned to a sliding budget; credit those no answer has shown back yet."""
-        while self._charges and self._charges[0][0] <= now:
-            back, cost = self._charges.popleft()
-            if self.sliding and self._remaining is not None and back > self._observed_at:
-                self._remaining += cost
-
-    def _wake_time(self, now: float, cost: int) -> float | None:
-        """When enough of our own points return to a sliding budget for this request (None: not sliding,
-        or too few of ours out there to tell)."""
-        if not self.sliding:
-            return None
-        short = cost + self._in_flight + self.margin - (self._remaining if self._remaining is not None else 0)
-        if self.cap is not None:
-            short = max(short, self._spent_now() + self._in_flight + cost - self.cap)
-        for back, points in self._charges:
+    def _back_by(self, due: Iterator[tuple[float, int]], short: int) -> float:
+        """When ``short`` more of our points are certainly back (``due``: our points, oldest first), or one
+        window after the last answer, by when everything that answer counted is back, if that is sooner."""
+        fallback = self._all_back if self._all_back is not None else self._clock()
+        for at, points in due:
             short -= points
             if short <= 0:
-                return max(back, now)
-        return None
+                return min(at, fallback)
+        return fallback
+
+    def _settle_due(self, now: float) -> None:
+        """Add our points due back by ``now`` to the remaining budget."""
+        while self._mine and self._mine[0][0] <= now:
+            self._mine_points -= self._mine.popleft()[1]
+        if self._all_back is not None and now >= self._all_back:
+            # Everything the last answer counted was charged within the window before it, so it is back now.
+            self._due.clear()
+            self._remaining = None if self._remaining is None else self.budget_per_minute
+            self._all_back = None
+            return
+        while self._due and self._due[0][0] <= now:
+            _, _, points = self._due.popleft()
+            if self._remaining is not None:
+                self._remaining = min(self.budget_per_minute, self._remaining + points)
 
     def release(self, ticket: int, cost: int = 1) -> None:
-        """Give back the reservation of a request that got no answer."""
+        """Give back the reservation of a request that got no answer.
+
+        :param ticket: what :meth:`acquire` returned for this request.
+        :param cost: the cost reserved by :meth:`acquire`.
+        """
         with self._lock:
-            if self._sent_at:
-                self._sent_at.popleft()
-            if ticket == self._generation:
-                self._in_flight = max(0, self._in_flight - cost)
+            self._sent.pop(ticket, None)
+            self._in_flight = max(0, self._in_flight - cost)
 
     def observe(self, headers: Mapping[str, str], ticket: int, *, reserved: int = 1, status: int = 200) -> None:
         """Settle a request's reservation and learn the budget from its answer's headers.
@@ -177,79 +164,78 @@ class RateLimitPacer:
         :param headers: response headers.
         :param ticket: what :meth:`acquire` returned for this request.
         :param reserved: the cost reserved by :meth:`acquire`.
-        :param status: response status; a 429 means the window is exhausted.
+        :param status: response status; a 429 means the budget is exhausted.
         """
         remaining = int_header(headers, "x-ratelimit-remaining-minute")
         cost = int_header(headers, "x-ratelimit-endpoint-cost")
         retry_after = retry_after_seconds(headers) if status == 429 else None
         with self._lock:
             now = self._clock()
-            current = ticket == self._generation
-            if self._sent_at:
-                sent = self._sent_at.popleft()
-                if now >= sent:  # answers overtake each other: the mean round trip is what matters
-                    self._rtt += (now - sent - self._rtt) / 8
-            if current:
-                self._in_flight = max(0, self._in_flight - reserved)
-            if status != 429:
-                charged = cost if cost is not None else reserved
-                # The server charged it about half a round trip before its answer came back.
-                self._charges.append((now - self._rtt / 2 + self.window_seconds, charged))
-                self._charged += charged
-                self._spent += charged if current else 0
+            sent = self._sent.pop(ticket, now)
+            self._in_flight = max(0, self._in_flight - reserved)
+            self._settle_due(now)
+            charged = 0 if status == 429 else (cost if cost is not None else reserved)
+            # Answers that came while this request was out: their requests may have been charged after it.
+            later = len(self._answered) - bisect.bisect_right(self._answered, sent)
+            self._answered.append(now)
+            while len(self._answered) > 256:
+                self._answered.popleft()
+            self._all_back = now + self.window_seconds
             if retry_after is not None:
-                # The API named the moment the budget is back: trust it over our own estimate.
-                if now + retry_after > self._blocked_until:
-                    self._blocked_until = now + retry_after
-                    self._new_window(now + retry_after + self.window_seconds)
-                return
-            if self._window_end is None:
-                self._window_end, self._anchor_at = now + self._seconds_to_window_end(headers), now
+                # The API named the moment the budget is back: trust it over our own account.
+                self._blocked_until = max(self._blocked_until, now + retry_after)
+                self._all_back = now + retry_after
+            if charged:
+                self._due.append((now + self.window_seconds, now, charged))
+                self._mine.append((now + self.window_seconds, charged))
+                self._mine_points += charged
+            if self._remaining is not None:
+                self._remaining -= charged
+            if sent < self._rise_sent:
+                return  # it left before the answer that showed points back early: its figure is older news
             if status == 429:
-                if current:
-                    self._remaining = 0
+                self._remaining = 0
                 return
-            if remaining is None or not current:
+            if remaining is None:
                 return
             self.last_remaining = remaining
-            self._observed_at = now
-            if self._reanchor:
-                # The first answer after a block: the window in force began before it, so it ends at most one
-                # window from now. A budget far from full where a window should have begun: a sliding window.
-                self._reanchor = False
-                back = remaining >= self.budget_per_minute // 2
-                if not back and self._anchor_at is not None and now < self._anchor_at + self.window_seconds:
-                    # The Date header placed the end (calendar windows) but the budget is not back: the window
-                    # was opened by a request, at the latest by our first one in it.
-                    self._window_end = self._anchor_at + self.window_seconds
-                else:
-                    self._window_end, self._anchor_at = now + self.window_seconds, now
-                    self.sliding = not back
-            # Answers to concurrent requests arrive out of order, and other tasks of the team spend between
-            # them: only a rise beyond both (a tenth of the budget at least) means the server started a new
-            # window. A smaller reset goes unnoticed until our own estimate of the window's end, which errs on
-            # the safe side.
-            rise = max(self._peak_in_flight + 1, self.budget_per_minute // 10)
-            if self._remaining is not None and remaining > self._remaining + rise:
-                if remaining >= self.budget_per_minute // 2:
-                    self.sliding = False  # the budget came back in one piece: a window turned
-                self._new_window(now + self.window_seconds)
-                self._anchor_at = now
-                self._spent = cost or 0
-                self._remaining = remaining
-                return
-            if self._last_seen is not None:
-                # What the budget lost since our previous answer beyond our own charges: other tasks' spending.
-                before, charged = self._last_seen
-                self._others += max(0, before - remaining - (self._charged - charged))
-            else:
-                self._others_since = now
-            self._last_seen = (remaining, self._charged)
-            self._remaining = remaining if self._remaining is None else min(self._remaining, remaining)
+            # The most this answer can tell is left now: our requests answered meanwhile may have been charged
+            # after it. More than our account holds means the server gave points back early.
+            shown = remaining - later
+            if self._remaining is None:
+                self._remaining = shown
+            elif shown > self._remaining:
+                self._points_back(shown - self._remaining, sent, now, later + self._in_flight)
+                self._remaining = shown
+            elif remaining + self._in_flight < self._remaining:
+                # Less than our account: others spent meanwhile. The figure may already count some of ours in
+                # flight, which are counted apart.
+                self._remaining = remaining + self._in_flight
+                self._others_seen = now
+            self._measure_others(now, remaining)
 
-    def _seconds_to_window_end(self, headers: Mapping[str, str]) -> float:
-        if self.window_seconds < 10:
-            # The Date header's 1 s resolution says nothing useful about so short a window.
-            return self.window_seconds
-        clock = server_time(headers)
-        return self.window_seconds - (clock % self.window_seconds) if clock is not None else self.window_seconds
+    def _measure_others(self, now: float, remaining: int) -> None:
+        """Estimate other tasks' requests in flight, which the answers cannot show yet, while others were seen
+        spending within the last window: the team's points in force beyond ours, with as many of them in flight
+        per point as ours (other tasks are like us)."""
+        if now - self._others_seen > self.window_seconds:
+            self._others_in_flight = 0
+            return
+        others = max(0, self.budget_per_minute - remaining - self._mine_points)
+        share = self._peak_in_flight / max(self._mine_points, self._peak_in_flight, 1)
+        self._others_in_flight = min(self.reserve, math.ceil(others * share))
+
+    def _points_back(self, back: int, sent: float, now: float, unsure: int) -> None:
+        """The server shows ``back`` points more than our account: points came back early. Forget those of
+        ours charged before this request that it shows back, so that none is added back again: all of them
+        when ``back`` covers them (give or take our ``unsure`` points in flight around it: a window turned),
+        else as many as ``back`` of those that may be back by now (others' points came back too)."""
+        self._rise_sent = sent
+        earlier = sum(points for _, answered, points in self._due if answered <= sent)
+        if back + unsure >= earlier:
+            while self._due and self._due[0][1] <= sent:
+                self._due.popleft()
+            return
+        soon = now + (now - sent)  # due within a round trip: the server may have given it back already
+        while back > 0 and self._due and self._due[0][1] <= sent and self._due[0][0] <= soon:
+            back -= self._due.popleft()[2]

@@ -17,6 +17,7 @@ ratios are taken within one invocation. Writes ``docs/benchmarks.md`` and prints
     .venv/bin/python benchmarks/run.py                 # everything (what make bench runs)
     .venv/bin/python benchmarks/run.py --quick         # small sizes, one run (development)
     .venv/bin/python benchmarks/run.py --regimes C D   # some regimes only
+    .venv/bin/python benchmarks/run.py --only-scale --no-profile --runs 1 --out /tmp/scale.md  # B at scale only
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def run_all(h: Harness, regimes: set[str]) -> None:
     res_b: dict[int, Runs] = {}
     res_d: dict[int, Runs] = {}
     results.budget = regime_b_budget.setup(h)
-    if regimes & {"A", "B", "C"}:
+    if args.only_scale:
+        regimes = {"B"}
+    b_ranges = "B" in regimes and not args.only_scale  # regime B's runs other than those at scale
+    if regimes & {"A", "C"} or b_ranges:
         for n in args.sizes:
             api = h.server(n, MAIN_DAYS)
             try:
@@ -62,16 +66,16 @@ def run_all(h: Harness, regimes: set[str]) -> None:
                     if args.profile and n == profile_size:
                         profile = results.profile = Profile(profile_size)
                     res_c[n] = regime_c_cpu.run(h, api, n, profile)
-                if "B" in regimes:
+                if b_ranges:
                     res_b[n] = regime_b_budget.run(h, api, n)
             finally:
                 api.stop()
     big, small = max(args.memory_records), min(args.memory_records)
-    if "B" in regimes or "D" in regimes:
+    if b_ranges or "D" in regimes:
         bound_records = args.bound_records or big
         api = h.server(bound_records, 1)
         try:
-            if "B" in regimes:
+            if b_ranges:
                 bound = regime_b_budget.run_bound(h, api, bound_records)
             if "D" in regimes and bound_records == big:
                 res_d[big] = regime_d_memory.run(h, api, big, results)
@@ -134,6 +138,7 @@ def main() -> int:
     parser.add_argument("--b-budget", type=int, default=600, help="B: points per window")
     parser.add_argument("--b-latency", type=float, default=0.030, help="B: seconds per answer")
     parser.add_argument("--no-scale", dest="scale", action="store_false", help="B: skip the runs at scale")
+    parser.add_argument("--only-scale", action="store_true", help="B: only the runs at scale (pacer work)")
     parser.add_argument("--scale-records", type=int, default=300_000, help="B at scale: a day's records")
     parser.add_argument("--scale-window", type=float, default=5.0, help="B at scale: rate-limit window, seconds")
     parser.add_argument("--scale-budget", type=int, default=300, help="B at scale: points per window")

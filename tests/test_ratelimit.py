@@ -19,19 +19,20 @@ def headers(remaining: int, cost: int = 1, date: str = DATE_30) -> dict[str, str
     return {"x-ratelimit-remaining-minute": str(remaining), "x-ratelimit-endpoint-cost": str(cost), "Date": date}
 
 
-def test_requests_go_while_budget_remains_then_wait_for_the_next_minute():
+def test_requests_go_while_budget_remains_then_wait_until_our_first_point_is_back():
     clock = Clock()
     pacer = RateLimitPacer(clock=clock)
     wait, ticket = pacer.acquire()
     assert wait == 0.0
-    pacer.observe(headers(remaining=1), ticket)  # server at :30 -> the window ends in 30 s
+    pacer.observe(headers(remaining=1), ticket)
+    clock.now += 1.0
     wait, ticket = pacer.acquire()
     assert wait == 0.0
     pacer.observe(headers(remaining=0), ticket)
     wait, _ = pacer.acquire()
-    assert 30.0 <= wait <= 30.7
+    assert wait == 59.0  # the point answered at 1000 is back by 1060, whatever the window rule
     clock.now += wait
-    assert pacer.acquire()[0] == 0.0  # the new window's budget is assumed back
+    assert pacer.acquire()[0] == 1.0  # the next request waits for the point answered at 1001
 
 
 def test_requests_in_flight_count_against_the_remaining_budget():
@@ -49,10 +50,10 @@ def test_every_request_after_a_block_waits_too():
     _, ticket = pacer.acquire()
     pacer.observe(headers(remaining=0), ticket)
     waits = [pacer.acquire()[0] for _ in range(4)]  # four threads asking at once
-    assert all(29.9 <= w <= 30.7 for w in waits)
+    assert waits == [60.0] * 4  # everything the answer counted is back one window after it
 
 
-def test_answers_from_an_earlier_window_do_not_block_the_new_one():
+def test_answers_older_than_the_budget_coming_back_do_not_block_the_new_window():
     clock = Clock()
     pacer = RateLimitPacer(clock=clock)
     _, first = pacer.acquire()
@@ -60,9 +61,8 @@ def test_answers_from_an_earlier_window_do_not_block_the_new_one():
     _, late = pacer.acquire()  # in flight while the window turns
     clock.now += 31
     _, fresh = pacer.acquire()
-    pacer.observe(headers(remaining=0), late)  # the old window's last word
-    assert pacer.acquire()[0] == 0.0
-    pacer.observe(headers(remaining=590), fresh)
+    pacer.observe(headers(remaining=590), fresh)  # the budget is back
+    pacer.observe(headers(remaining=0), late)  # the old window's last word, sent before the fresh request
     assert pacer.acquire()[0] == 0.0
 
 
@@ -132,12 +132,12 @@ def test_answers_arriving_out_of_order_are_not_taken_for_a_new_window():
 
 def test_reserve_leaves_points_unspent_for_other_tasks_requests_in_flight():
     clock = Clock()
-    pacer = RateLimitPacer(clock=clock, reserve=8)
+    pacer = RateLimitPacer(clock=clock, reserve=8, budget_per_minute=11)  # the other 10 points: ours to spend
     _, ticket = pacer.acquire()
     pacer.observe(headers(remaining=10), ticket)
     assert pacer.acquire()[0] == 0.0  # 10 left, 1 of ours in flight: 9 >= 8
     assert pacer.acquire()[0] == 0.0  # 2 in flight: 8 >= 8
-    assert 30.0 <= pacer.acquire()[0] <= 30.7  # a third would leave 7 < 8: wait for the next window
+    assert pacer.acquire()[0] == 60.0  # a third would leave 7 < 8: wait until our point is back
 
 
 def test_the_hooks_pacer_keeps_two_requests_per_slot_in_reserve(set_conn):
@@ -160,3 +160,18 @@ def test_other_tasks_spending_between_our_answers_is_not_taken_for_a_new_window(
     while pacer.acquire()[0] == 0.0:
         free += 1
     assert free == 70  # 5 of our 75 are spent: a rise of 50 is not a new window
+
+
+def test_the_margin_grows_only_while_other_tasks_are_seen_spending():
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, reserve=8)
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=300), ticket)  # half the budget gone before us: nobody seen spending
+    assert pacer.margin == 8
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=250), ticket)  # 49 points gone beyond our 1: other tasks are spending
+    assert pacer.margin == 16  # their requests in flight, estimated, count up to another reserve
+    clock.now += 61
+    _, ticket = pacer.acquire()
+    pacer.observe(headers(remaining=599), ticket)  # the budget back, ours alone spent: none seen for a window
+    assert pacer.margin == 8
