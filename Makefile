@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 COMPAT_AIRFLOWS ?= 2.11 3.0 3.1 3.2
 COMPAT_DIR := .venv-compat
 COMPAT_SUITE = $(wildcard tests/compat tests/integration tests/hooks tests/sensors tests/triggers tests/operators \
-	tests/test_get_provider_info.py tests/test_example_dags.py tests/test_connection.py)
+	tests/test_get_provider_info.py tests/test_example_dags.py tests/api/test_connection.py)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

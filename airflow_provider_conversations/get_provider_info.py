@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_conversations import __version__
-from airflow_provider_conversations.connection_form import CONN_TYPE, UI_FIELD_BEHAVIOUR, conn_fields
+from airflow_provider_conversations.api.form import CONN_TYPE, UI_FIELD_BEHAVIOUR, conn_fields
 
 INTEGRATION = "Conversations"
 

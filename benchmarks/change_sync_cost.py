@@ -25,9 +25,9 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 import boto3
 from moto import mock_aws
 
+from airflow_provider_conversations.lake.windows import contiguous_runs, window_of
 from airflow_provider_conversations.operators.conversations_changes_to_s3 import ConversationsChangesToS3Operator
 from airflow_provider_conversations.testing import FakeConversationsAPI, generate_conversations, parse_timestamp
-from airflow_provider_conversations.windows import contiguous_runs, window_of
 
 TARGET = 1.05
 U0 = datetime(2025, 3, 1, tzinfo=timezone.utc)  # the sync's interval: [U0, U0 + 1 h)

@@ -120,7 +120,7 @@ class Harness:
         options: dict[str, Any] | None = None,
     ) -> list[Spec]:
         """The task(s) of one variant over ``[gte, lt)``; 4 mapped tasks get a quarter each."""
-        from airflow_provider_conversations.windows import split_range
+        from airflow_provider_conversations.lake.windows import split_range
 
         opts = dict(options or {})
         if limited:

@@ -31,7 +31,7 @@ def prepare(spec: Spec, endpoints: Endpoints) -> Callable[[], dict[str, Any]]:
         import functools
 
         import airflow_provider_conversations.operators.conversations_to_s3 as module
-        from airflow_provider_conversations.export import export_range
+        from airflow_provider_conversations.lake.export import export_range
 
         module.export_range = functools.partial(export_range, publish_concurrency=0)  # type: ignore[assignment]
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from airflow.providers.common.compat.sdk import DAG, get_current_context, task
 
-from airflow_provider_conversations.assets import committed_manifests
+from airflow_provider_conversations.utils.assets import committed_manifests
 from airflow_provider_conversations.version_compat import Asset
 
 # The same URI as the producer's outlet: assets match by URI.

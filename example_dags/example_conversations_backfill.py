@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.providers.common.compat.sdk import DAG, Param, task  # airflow.sdk on 3.x, older paths on 2.11
 
+from airflow_provider_conversations.lake.windows import split_range
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
-from airflow_provider_conversations.windows import split_range
 
 with DAG(
     dag_id="example_conversations_backfill",

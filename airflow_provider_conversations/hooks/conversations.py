@@ -16,15 +16,15 @@ from typing import Any
 import requests
 
 from airflow_provider_conversations._malloc import pin_mmap_threshold
-from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
-from airflow_provider_conversations.connection_form import CONN_TYPE, UI_FIELD_BEHAVIOUR, form_widgets
+from airflow_provider_conversations.api.connection import ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.api.filters import ConversationFilters, count_params, paging_params, validate_range
+from airflow_provider_conversations.api.form import CONN_TYPE, UI_FIELD_BEHAVIOUR, form_widgets
+from airflow_provider_conversations.api.ratelimit import RateLimitPacer
+from airflow_provider_conversations.api.retry import RetryPolicy
+from airflow_provider_conversations.api.wire import Page, parse_page, total_count
 from airflow_provider_conversations.exceptions import ConversationsAPIError
-from airflow_provider_conversations.filters import ConversationFilters, count_params, paging_params, validate_range
-from airflow_provider_conversations.ratelimit import RateLimitPacer
-from airflow_provider_conversations.retry import RetryPolicy
+from airflow_provider_conversations.reading.walk import PageRequest, RangePage, RangeWalk, read_range
 from airflow_provider_conversations.version_compat import BaseHook, mask_secret
-from airflow_provider_conversations.walk import PageRequest, RangePage, RangeWalk, read_range
-from airflow_provider_conversations.wire import Page, parse_page, total_count
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
 
@@ -262,11 +262,11 @@ class ConversationsHook(BaseHook):
 
         Give one pair of bounds: ``created_at_gte``/``created_at_lt`` (the export's read) or
         ``updated_at_gte``/``updated_at_lt`` (change capture); the read is sorted by that key.
-        Each :class:`~airflow_provider_conversations.walk.RangePage` holds the API's answer and the
+        Each :class:`~airflow_provider_conversations.reading.walk.RangePage` holds the API's answer and the
         records it adds: each record exactly once, in key order, exactly as the API returned it
         (``.records``; ``.timed`` pairs each with its parsed key). Every request costs 1 point, and up
         to ``max_concurrency`` requests are in flight at once (see
-        :mod:`~airflow_provider_conversations.walk` for how numbered pages are checked, so that records
+        :mod:`~airflow_provider_conversations.reading.walk` for how numbered pages are checked, so that records
         leaving the range meanwhile make no survivor skipped). Arguments are checked before any request.
 
         :param filters: further filters (no bounds on the range's key), as for :meth:`count_conversations`.

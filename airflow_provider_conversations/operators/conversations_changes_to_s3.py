@@ -6,16 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.filters import ConversationFilters
+from airflow_provider_conversations.lake.windows import Window, contiguous_runs, window_of
 from airflow_provider_conversations.operators.conversations_to_s3 import (
     ConversationsToS3Operator,
     failing_fast_on_auth_errors,
 )
-from airflow_provider_conversations.paging import RANGE_KEYS, check_no_range_filters, record_created_at
-from airflow_provider_conversations.task_args import is_template, resolve_range
+from airflow_provider_conversations.reading.ranges import RANGE_KEYS, check_no_range_filters, record_created_at
 from airflow_provider_conversations.timestamps import format_timestamp
-from airflow_provider_conversations.windows import Window, contiguous_runs, window_of
+from airflow_provider_conversations.utils.task_args import is_template, resolve_range
 
 if TYPE_CHECKING:
     from airflow_provider_conversations.hooks.conversations import ConversationsHook

@@ -7,25 +7,25 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.assets import add_table_event_extra, table_asset_uri
+from airflow_provider_conversations.api.filters import MAX_PER_PAGE, ConversationFilters
 from airflow_provider_conversations.checks import check_int, check_positive
-from airflow_provider_conversations.destination import check_s3_extra_args, check_tmp_dir
 from airflow_provider_conversations.exceptions import (
     ConversationsAPIError,
     ConversationsAuthError,
     ConversationsDestinationError,
     ConversationsFilterError,
 )
-from airflow_provider_conversations.export import WindowPublisher, WindowResult, export_range
-from airflow_provider_conversations.filters import MAX_PER_PAGE, ConversationFilters
-from airflow_provider_conversations.formats import check_compression, check_file_format, require_pyarrow
-from airflow_provider_conversations.layout import PartitionLayout
-from airflow_provider_conversations.lease import LEASE_SECONDS, WAIT_SECONDS, LeasedWindowPublisher, task_owner
-from airflow_provider_conversations.table_guard import check_committed_windows
-from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
+from airflow_provider_conversations.lake.export import WindowPublisher, WindowResult, export_range
+from airflow_provider_conversations.lake.formats import check_compression, check_file_format, require_pyarrow
+from airflow_provider_conversations.lake.s3.guard import check_committed_windows
+from airflow_provider_conversations.lake.s3.layout import PartitionLayout
+from airflow_provider_conversations.lake.s3.lease import LEASE_SECONDS, WAIT_SECONDS, LeasedWindowPublisher, task_owner
+from airflow_provider_conversations.lake.settings import check_s3_extra_args, check_tmp_dir
+from airflow_provider_conversations.lake.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size, split_windows
 from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.utils.assets import add_table_event_extra, table_asset_uri
+from airflow_provider_conversations.utils.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.version_compat import BaseOperator
-from airflow_provider_conversations.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size, split_windows
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -328,7 +328,7 @@ class ConversationsToS3Operator(BaseOperator):
 
     def _lineage(self, records: int | None, size: int | None) -> OperatorLineage | None:
         from airflow_provider_conversations.hooks.conversations import ConversationsHook
-        from airflow_provider_conversations.lineage import operator_lineage
+        from airflow_provider_conversations.utils.lineage import operator_lineage
 
         return operator_lineage(
             api_base_url=ConversationsHook(self.conversations_conn_id).settings.base_url,

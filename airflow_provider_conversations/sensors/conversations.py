@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.checks import check_positive
 from airflow_provider_conversations.exceptions import ConversationsAPIError
-from airflow_provider_conversations.filters import ConversationFilters
-from airflow_provider_conversations.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.triggers.conversations import EVENT_STATUSES, ConversationsTrigger
+from airflow_provider_conversations.utils.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.version_compat import (
     AirflowException,
     AirflowSensorTimeout,

@@ -10,12 +10,12 @@ from typing import Any
 import aiohttp
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_conversations.connection import ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.api.connection import ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.api.filters import ConversationFilters, count_params
+from airflow_provider_conversations.api.retry import RetryPolicy
+from airflow_provider_conversations.api.wire import parse_page, total_count
 from airflow_provider_conversations.exceptions import ConversationsAPIError
-from airflow_provider_conversations.filters import ConversationFilters, count_params
-from airflow_provider_conversations.retry import RetryPolicy
 from airflow_provider_conversations.version_compat import get_async_connection, get_async_extra_dejson
-from airflow_provider_conversations.wire import parse_page, total_count
 
 #: Every status a :class:`ConversationsTrigger` event may carry; the sensor validates against it.
 EVENT_STATUSES = ("success", "timeout", "error")

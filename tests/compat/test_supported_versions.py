@@ -21,7 +21,7 @@ import pytest
 
 import airflow_provider_conversations
 from airflow_provider_conversations import version_compat
-from airflow_provider_conversations.connection_form import EXTRA_FIELDS
+from airflow_provider_conversations.api.form import EXTRA_FIELDS
 from airflow_provider_conversations.testing import generate_conversations
 from tests.conftest import TOKEN
 

@@ -9,13 +9,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
+from airflow_provider_conversations.api.retry import RetryPolicy
 from airflow_provider_conversations.exceptions import (
     ConversationsAPIError,
     ConversationsConnectionError,
     ConversationsFilterError,
 )
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
-from airflow_provider_conversations.retry import RetryPolicy
 from tests.conftest import TOKEN, read_records
 
 BASE = "https://api.example.com"

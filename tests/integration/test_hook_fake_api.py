@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from airflow_provider_conversations.api.retry import RetryPolicy
 from airflow_provider_conversations.exceptions import ConversationsAPIError
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
-from airflow_provider_conversations.retry import RetryPolicy
 from airflow_provider_conversations.testing import Faults, generate_conversations
 from tests.conftest import TOKEN, read_records
 

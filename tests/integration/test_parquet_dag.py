@@ -12,11 +12,11 @@ import pyarrow.dataset as ds
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.lake.schema import schema_description
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
-from airflow_provider_conversations.schema import schema_description
 from airflow_provider_conversations.testing.records import generate_conversations
 from tests.integration.conftest import read_objects, run_dag, start_api
-from tests.test_parquet import assert_same_record, rebuild
+from tests.lake.test_parquet import assert_same_record, rebuild
 
 UTC = timezone.utc
 LOGICAL = datetime(2025, 1, 4, tzinfo=UTC)

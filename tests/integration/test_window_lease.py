@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsWindowBusyError
-from airflow_provider_conversations.layout import PartitionLayout
-from airflow_provider_conversations.lease import LeasedWindowPublisher, WindowLease, lease_key
+from airflow_provider_conversations.lake.s3.layout import PartitionLayout
+from airflow_provider_conversations.lake.s3.lease import LeasedWindowPublisher, WindowLease, lease_key
+from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.version_compat import AIRFLOW_V_3_0_PLUS
-from airflow_provider_conversations.windows import Window
 from tests.conftest import TOKEN
 from tests.integration.conftest import read_objects
 

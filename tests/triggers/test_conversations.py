@@ -7,7 +7,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_conversations.filters import ConversationFilters
+from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.testing import generate_conversations
 from airflow_provider_conversations.triggers.conversations import ConversationsTrigger
 from tests.conftest import TOKEN

@@ -1,0 +1,1 @@
+"""Talking to the Conversations API: the connection, filters and their wire names, answers, retries and pacing."""

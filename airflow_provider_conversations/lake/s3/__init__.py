@@ -1,0 +1,1 @@
+"""The S3 layout: partition keys, manifests, the window lease and the table guard."""

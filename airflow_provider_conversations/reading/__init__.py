@@ -1,0 +1,1 @@
+"""Reading a timestamp range of a list endpoint: keyset and numbered walks, every record once."""

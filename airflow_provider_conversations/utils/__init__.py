@@ -1,0 +1,1 @@
+"""Task-side helpers: argument resolution, OpenLineage and asset events."""
