@@ -142,3 +142,8 @@ class Destination(Protocol):
         :param group: fully read windows whose parts are all staged.
         :return: one result per window, in order.
         """
+
+    def finish(self) -> None:
+        """After the task's last commit: make what the destination deferred visible (e.g. one snapshot for
+        all of a change sync's windows, updating their results). The S3 layout defers nothing.
+        """

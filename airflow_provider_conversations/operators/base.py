@@ -182,6 +182,7 @@ class BaseConversationsExportOperator(BaseOperator):
             results: list[WindowResult] = []
             for run in plan.runs:
                 results += self._export(hook, destination, filters, run, staging)
+            destination.finish()
         export_cost = hook.stats.cost - before
         skipped = sum(1 for r in results if not r.committed)
         total = sum(r.records for r in results if r.committed)

@@ -33,9 +33,7 @@ def lease(s3_client, bucket: str, owner: str, **kwargs) -> WindowLease:
     return WindowLease(s3_client, bucket, KEY, WINDOW, owner, **kwargs)
 
 
-def test_a_second_writer_logs_who_holds_the_window_then_fails_saying_how_to_free_it(
-    s3_client, bucket, caplog, capsys
-):
+def test_a_second_writer_logs_who_holds_the_window_then_fails_saying_how_to_free_it(s3_client, bucket, caplog, capsys):
     caplog.set_level("INFO")
     first = lease(s3_client, bucket, "dag/export/run1/-1")
     first.take()

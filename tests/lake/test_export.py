@@ -52,6 +52,9 @@ class MemoryDestination:
     def check(self, windows: list[Window]) -> None:
         pass
 
+    def finish(self) -> None:
+        pass
+
     def stage(self, window: Window, number: int, part: LocalPart) -> str:
         with self._lock:
             self.staged.append((WINDOWS.index(window), number))
