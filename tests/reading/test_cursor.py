@@ -154,7 +154,7 @@ def test_counted_mode_repairs_a_tie_that_straddles_a_page_boundary():
     assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
     repairs = [p for p in sent if "created_at[lte]" in p]
     assert len(repairs) == 1 and repairs[0]["created_at[gte]"] == repairs[0]["created_at[lte]"]
-    assert cursor.repairs == 1 and cursor.false_alarms == 0
+    assert cursor.mismatches == 1 and cursor.false_alarms == 0
 
 
 def test_counted_mode_walks_ties_bigger_than_a_page():
@@ -202,7 +202,7 @@ def test_tie_heavy_data_switches_to_the_overlapping_mode():
     records = [rec(i, float(i // 3)) for i in range(600)]
     ids, _, cursor = walk_counted(records, per_page=10)
     assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
-    assert not cursor.counted and cursor.repairs == 2
+    assert not cursor.counted and cursor.mismatches == 2
 
 
 @pytest.mark.parametrize("counted", [True, False])
@@ -245,7 +245,7 @@ def test_an_impossible_record_timestamp_is_a_response_error():
     from airflow_provider_conversations.exceptions import ConversationsResponseError
     from airflow_provider_conversations.reading.ranges import record_created_at
 
-    with pytest.raises(ConversationsResponseError, match="conversation 7"):
+    with pytest.raises(ConversationsResponseError, match="record 7"):
         record_created_at({"id": 7, "created_at": "2025-02-30T22:11:57.000000Z"})
 
 
