@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airflow_provider_conversations.api.connection import ENDPOINT_PATH
-from airflow_provider_conversations.api.filters import MAX_PER_PAGE, SORT_BY, WIRE_NAMES
+from airflow_provider_conversations.api.filters import MAX_PER_PAGE, WIRE_NAMES
 
-__all__ = ["CONVERSATIONS", "ListEndpoint"]
+__all__ = ["CONVERSATIONS", "TIMESTAMP_KEYS", "ListEndpoint"]
+
+#: The timestamp fields the v2 list endpoints both sort (``sort_by``) and filter by (``<key>[gte]`` ...).
+TIMESTAMP_KEYS: tuple[str, ...] = ("created_at", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -23,26 +26,22 @@ class ListEndpoint:
     :param path: the endpoint's path below the API base URL, e.g. ``/v2/conversations``.
     :param record: what one record is called, for messages (``conversation``, ``transcription``).
     :param range_keys: the timestamp fields the endpoint both sorts (``sort_by``) and filters by
-        (``<key>[gte]`` ...): a range read works on any of them.
+        (``<key>[gte]`` ...): a range read works on any of them; some of :data:`TIMESTAMP_KEYS`.
     :param max_per_page: the most records a page may hold (``per_page``).
-    :raises ValueError: a range key without wire names for its bounds, or one the endpoint cannot sort by.
+    :raises ValueError: a path without a leading ``/``, or a range key not in :data:`TIMESTAMP_KEYS`.
     """
 
     path: str
     record: str = "record"
-    range_keys: tuple[str, ...] = ("created_at", "updated_at")
+    range_keys: tuple[str, ...] = TIMESTAMP_KEYS
     max_per_page: int = MAX_PER_PAGE
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f"path: {self.path!r} must start with '/'")
         for key in self.range_keys:
-            missing = [op for op in ("lt", "lte", "gt", "gte") if f"{key}_{op}" not in WIRE_NAMES]
-            if missing or key not in SORT_BY:
-                raise ValueError(
-                    f"range_keys: {key!r} cannot be read as a range; allowed: "
-                    f"{', '.join(k for k in SORT_BY if f'{k}_gte' in WIRE_NAMES)}"
-                )
+            if key not in TIMESTAMP_KEYS:
+                raise ValueError(f"range_keys: {key!r} cannot be read as a range; allowed: {', '.join(TIMESTAMP_KEYS)}")
 
     def bound_param(self, key: str, op: str) -> str:
         """Return the wire name of a bound on ``key``: ``op`` is ``lt``, ``lte``, ``gt`` or ``gte``.

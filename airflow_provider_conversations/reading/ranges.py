@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from airflow_provider_conversations.api.endpoints import TIMESTAMP_KEYS
 from airflow_provider_conversations.exceptions import ConversationsFilterError, ConversationsResponseError
 from airflow_provider_conversations.timestamps import parse_api_timestamp
 
 #: Timestamp keys the list endpoints both sort (``sort_by``) and filter (``<key>[gte]`` ...) by: a range read
 #: works on either of them.
-RANGE_KEYS: tuple[str, ...] = ("created_at", "updated_at")
+RANGE_KEYS: tuple[str, ...] = TIMESTAMP_KEYS
 
 
 class RangeFilters(Protocol):
