@@ -282,7 +282,8 @@ class NumberedChunkRead:
             self._extend()
 
     def _reject(self) -> None:
-        """Throw away every chunk in progress and read on from the last record taken."""
+        """Count a page that failed its checks, throw away every chunk in progress and read on from the last
+        record taken (or hand over to the keyset fallback when checks keep failing)."""
         self.rejected += 1
         self._chunks.clear()
         tolerated = REJECTS_TOLERATED + self.progress.accepted_pages // PAGES_PER_EXTRA_REJECT
