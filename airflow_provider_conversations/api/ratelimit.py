@@ -25,9 +25,80 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from airflow_provider_conversations.api.headers import int_header, retry_after_seconds
+
+
+class PointLedger:
+    """Our charged points, oldest first: each with when its answer came and when it is certainly back
+    (one window after that answer), and their sum.
+    """
+
+    def __init__(self) -> None:
+        self._entries: deque[tuple[float, float, int]] = deque()  # (due, answered, points)
+        #: The points held.
+        self.points = 0
+
+    def charge(self, points: int, answered: float, due: float) -> None:
+        """Hold ``points`` answered at ``answered``, back by ``due``.
+
+        :param points: the points charged.
+        :param answered: when the answer came.
+        :param due: when they are certainly back.
+        """
+        self._entries.append((due, answered, points))
+        self.points += points
+
+    def settle(self, now: float) -> int:
+        """Drop the points due back by ``now``; return how many.
+
+        :param now: the clock.
+        """
+        back = 0
+        while self._entries and self._entries[0][0] <= now:
+            back += self._entries.popleft()[2]
+        self.points -= back
+        return back
+
+    def clear(self) -> None:
+        """Drop every point."""
+        self._entries.clear()
+        self.points = 0
+
+    def due_for(self, short: int) -> float | None:
+        """When ``short`` more of the points held are back, or ``None`` if the ledger holds fewer.
+
+        :param short: points needed.
+        """
+        for due, _, points in self._entries:
+            short -= points
+            if short <= 0:
+                return due
+        return None
+
+    def answered_by(self, sent: float) -> int:
+        """The points whose answers came by ``sent``.
+
+        :param sent: a moment.
+        """
+        return sum(points for _, answered, points in self._entries if answered <= sent)
+
+    def forget_answered_by(self, sent: float, *, limit: int | None = None, due_by: float | None = None) -> None:
+        """Drop the oldest points whose answers came by ``sent``: all of them, or about ``limit`` of them among
+        those due back by ``due_by``.
+
+        :param sent: a moment.
+        :param limit: drop entries until at least this many points went (``None``: no limit).
+        :param due_by: drop only entries due back by then.
+        """
+        while self._entries and self._entries[0][1] <= sent and (limit is None or limit > 0):
+            if due_by is not None and self._entries[0][0] > due_by:
+                return
+            points = self._entries.popleft()[2]
+            self.points -= points
+            if limit is not None:
+                limit -= points
 
 
 class RateLimitPacer:
@@ -37,6 +108,11 @@ class RateLimitPacer:
     and a ticket), then :meth:`observe` with the answer's headers (or :meth:`release` when none came).
     Reservations of requests in flight count against the budget, so concurrent requests overlap the
     API's latency without overdrawing. See the module docstring for the mechanism.
+
+    Two ledgers hold the same points of ours, for two questions: ``_unreturned`` holds those the
+    remaining-budget account has taken off and not yet added back (an answer showing them back early
+    removes them), ``_window_spend`` all of them until they are certainly back (``budget_share``
+    caps it; nothing removes them early).
 
     :param window_seconds: length of the rate-limit window (60 on the real API).
     :param budget_per_minute: the team's budget per window (600 on the real API).
@@ -69,27 +145,20 @@ class RateLimitPacer:
         # The remaining budget the answers show, less our points charged since and plus our points due back
         # since; None until the first answer. Requests in flight are counted apart, in _in_flight.
         self._remaining: int | None = None
+        self._unreturned = PointLedger()
+        self._window_spend = PointLedger()
         self._in_flight = 0
+        self._peak_in_flight = 0  # our most requests in flight at once
         self._tickets = 0
         self._sent: dict[int, float] = {}  # ticket -> when the request goes out
-        # Our charged points not yet due back, oldest first: (due, answered, cost), due = answered + window.
-        self._due: deque[tuple[float, float, int]] = deque()
         self._answered: deque[float] = deque()  # when recent answers came, oldest first
-        # All our points of the last window (due, cost), for budget_share: never forgotten early.
-        self._mine: deque[tuple[float, int]] = deque()
-        self._mine_points = 0
         # By when everything the answers counted is back: one window after the last answer, or a Retry-After.
         self._all_back: float | None = None
         self._rise_sent = float("-inf")  # when the request whose answer last showed points back early went out
         self._blocked_until = 0.0  # a Retry-After: no request goes before it
-        # Other tasks' requests in flight (estimated), when an answer last showed them spending, and our own
-        # most requests in flight at once.
+        # Other tasks' requests in flight (estimated), and when an answer last showed them spending.
         self._others_in_flight = 0
         self._others_seen = float("-inf")
-        self._peak_in_flight = 0
-        self.last_remaining: int | None = None
-        self.waits = 0
-        self.waited_seconds = 0.0
 
     @property
     def margin(self) -> int:
@@ -109,44 +178,36 @@ class RateLimitPacer:
             if self._remaining is not None:
                 short = cost + self._in_flight + self.margin - self._remaining
                 if short > 0:
-                    go = max(go, self._back_by(((due, points) for due, _, points in self._due), short))
+                    go = max(go, self._back_by(self._unreturned, short))
             if self.cap is not None:
-                short = self._mine_points + self._in_flight + cost - self.cap
+                short = self._window_spend.points + self._in_flight + cost - self.cap
                 if short > 0:
-                    go = max(go, self._back_by(iter(self._mine), short))
+                    go = max(go, self._back_by(self._window_spend, short))
             self._in_flight += cost
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
             self._tickets += 1
             self._sent[self._tickets] = go
-            if go > now:
-                self.waits += 1
-                self.waited_seconds += go - now
             return go - now, self._tickets
 
-    def _back_by(self, due: Iterator[tuple[float, int]], short: int) -> float:
-        """When ``short`` more of our points are certainly back (``due``: our points, oldest first), or one
-        window after the last answer, by when everything that answer counted is back, if that is sooner."""
+    def _back_by(self, ledger: PointLedger, short: int) -> float:
+        """When ``short`` more of the ``ledger``'s points are certainly back, or one window after the last
+        answer, by when everything that answer counted is back, if that is sooner."""
         fallback = self._all_back if self._all_back is not None else self._clock()
-        for at, points in due:
-            short -= points
-            if short <= 0:
-                return min(at, fallback)
-        return fallback
+        due = ledger.due_for(short)
+        return fallback if due is None else min(due, fallback)
 
     def _settle_due(self, now: float) -> None:
         """Add our points due back by ``now`` to the remaining budget."""
-        while self._mine and self._mine[0][0] <= now:
-            self._mine_points -= self._mine.popleft()[1]
+        self._window_spend.settle(now)
         if self._all_back is not None and now >= self._all_back:
             # Everything the last answer counted was charged within the window before it, so it is back now.
-            self._due.clear()
+            self._unreturned.clear()
             self._remaining = None if self._remaining is None else self.budget_per_minute
             self._all_back = None
             return
-        while self._due and self._due[0][0] <= now:
-            _, _, points = self._due.popleft()
-            if self._remaining is not None:
-                self._remaining = min(self.budget_per_minute, self._remaining + points)
+        back = self._unreturned.settle(now)
+        if back and self._remaining is not None:
+            self._remaining = min(self.budget_per_minute, self._remaining + back)
 
     def release(self, ticket: int, cost: int = 1) -> None:
         """Give back the reservation of a request that got no answer.
@@ -174,45 +235,59 @@ class RateLimitPacer:
             sent = self._sent.pop(ticket, now)
             self._in_flight = max(0, self._in_flight - reserved)
             self._settle_due(now)
-            charged = 0 if status == 429 else (cost if cost is not None else reserved)
-            # Answers that came while this request was out: their requests may have been charged after it.
-            later = len(self._answered) - bisect.bisect_right(self._answered, sent)
-            self._answered.append(now)
-            while len(self._answered) > 256:
-                self._answered.popleft()
-            self._all_back = now + self.window_seconds
-            if retry_after is not None:
-                # The API named the moment the budget is back: trust it over our own account.
-                self._blocked_until = max(self._blocked_until, now + retry_after)
-                self._all_back = now + retry_after
-            if charged:
-                self._due.append((now + self.window_seconds, now, charged))
-                self._mine.append((now + self.window_seconds, charged))
-                self._mine_points += charged
-            if self._remaining is not None:
-                self._remaining -= charged
+            later = self._note_answer(sent, now, retry_after)
+            self._charge(0 if status == 429 else (cost if cost is not None else reserved), now)
             if sent < self._rise_sent:
                 return  # it left before the answer that showed points back early: its figure is older news
             if status == 429:
                 self._remaining = 0
-                return
-            if remaining is None:
-                return
-            self.last_remaining = remaining
-            # The most this answer can tell is left now: our requests answered meanwhile may have been charged
-            # after it. More than our account holds means the server gave points back early.
-            shown = remaining - later
-            if self._remaining is None:
-                self._remaining = shown
-            elif shown > self._remaining:
-                self._points_back(shown - self._remaining, sent, now, later + self._in_flight)
-                self._remaining = shown
-            elif remaining + self._in_flight < self._remaining:
-                # Less than our account: others spent meanwhile. The figure may already count some of ours in
-                # flight, which are counted apart.
-                self._remaining = remaining + self._in_flight
-                self._others_seen = now
-            self._measure_others(now, remaining)
+            elif remaining is not None:
+                self._reconcile(remaining - later, remaining, sent, now, later)
+
+    def _note_answer(self, sent: float, now: float, retry_after: float | None) -> int:
+        """Note an answer that came at ``now`` (and by when all it counted is back); return how many answers
+        came while its request was out (their requests may have been charged after it)."""
+        later = len(self._answered) - bisect.bisect_right(self._answered, sent)
+        self._answered.append(now)
+        while len(self._answered) > 256:
+            self._answered.popleft()
+        self._all_back = now + self.window_seconds
+        if retry_after is not None:
+            # The API named the moment the budget is back: trust it over our own account.
+            self._blocked_until = max(self._blocked_until, now + retry_after)
+            self._all_back = now + retry_after
+        return later
+
+    def _charge(self, points: int, now: float) -> None:
+        """Take ``points`` answered at ``now`` off the remaining budget; both ledgers hold them."""
+        if points:
+            self._unreturned.charge(points, now, now + self.window_seconds)
+            self._window_spend.charge(points, now, now + self.window_seconds)
+        if self._remaining is not None:
+            self._remaining -= points
+
+    def _reconcile(self, shown: int, remaining: int, sent: float, now: float, later: int) -> None:
+        """Bring the account to what an answer shows.
+
+        :param shown: the most the answer can tell is left now (``remaining`` less the answers that came
+            while its request was out: their requests may have been charged after it).
+        :param remaining: the answer's ``x-ratelimit-remaining-minute``.
+        :param sent: when its request went out.
+        :param now: when it came.
+        :param later: answers that came while its request was out.
+        """
+        if self._remaining is None:
+            self._remaining = shown
+        elif shown > self._remaining:
+            # More than our account holds: the server gave points back early.
+            self._points_back(shown - self._remaining, sent, now, later + self._in_flight)
+            self._remaining = shown
+        elif remaining + self._in_flight < self._remaining:
+            # Less than our account: others spent meanwhile. The figure may already count some of ours in
+            # flight, which are counted apart.
+            self._remaining = remaining + self._in_flight
+            self._others_seen = now
+        self._measure_others(now, remaining)
 
     def _measure_others(self, now: float, remaining: int) -> None:
         """Estimate other tasks' requests in flight, which the answers cannot show yet, while others were seen
@@ -221,8 +296,9 @@ class RateLimitPacer:
         if now - self._others_seen > self.window_seconds:
             self._others_in_flight = 0
             return
-        others = max(0, self.budget_per_minute - remaining - self._mine_points)
-        share = self._peak_in_flight / max(self._mine_points, self._peak_in_flight, 1)
+        mine = self._window_spend.points
+        others = max(0, self.budget_per_minute - remaining - mine)
+        share = self._peak_in_flight / max(mine, self._peak_in_flight, 1)
         self._others_in_flight = min(self.reserve, math.ceil(others * share))
 
     def _points_back(self, back: int, sent: float, now: float, unsure: int) -> None:
@@ -231,11 +307,8 @@ class RateLimitPacer:
         when ``back`` covers them (give or take our ``unsure`` points in flight around it: a window turned),
         else as many as ``back`` of those that may be back by now (others' points came back too)."""
         self._rise_sent = sent
-        earlier = sum(points for _, answered, points in self._due if answered <= sent)
-        if back + unsure >= earlier:
-            while self._due and self._due[0][1] <= sent:
-                self._due.popleft()
-            return
-        soon = now + (now - sent)  # due within a round trip: the server may have given it back already
-        while back > 0 and self._due and self._due[0][1] <= sent and self._due[0][0] <= soon:
-            back -= self._due.popleft()[2]
+        if back + unsure >= self._unreturned.answered_by(sent):
+            self._unreturned.forget_answered_by(sent)
+        else:
+            soon = now + (now - sent)  # due within a round trip: the server may have given it back already
+            self._unreturned.forget_answered_by(sent, limit=back, due_by=soon)

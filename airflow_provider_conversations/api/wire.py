@@ -22,9 +22,9 @@ _STATUS_HINTS = {
 
 @dataclass(frozen=True)
 class Page:
-    """One page of ``GET /v2/conversations``.
+    """One page of a list endpoint (``GET /v2/conversations``, ``GET /v2/transcriptions`` ...).
 
-    :param records: the conversations, exactly as the API returned them.
+    :param records: the records, exactly as the API returned them.
     :param paging: ``metadata.paging`` (empty when the API sent a bare list).
     :param cost: ``x-ratelimit-endpoint-cost`` of this request.
     :param remaining: ``x-ratelimit-remaining-minute`` after this request.
@@ -93,13 +93,23 @@ def error_for_status(
     )
 
 
-def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None = None) -> Page:
+def parse_page(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: str | None = None,
+    required: tuple[str, ...] = ("id", "created_at"),
+    records: str = "conversations",
+) -> Page:
     """Parse an answer into a :class:`Page`, or raise :class:`ConversationsAPIError`.
 
     :param status: HTTP status.
     :param headers: response headers.
     :param body: raw response body.
     :param secret: the token, blanked out of anything the API's body puts into an error.
+    :param required: the keys every record must have.
+    :param records: what the endpoint's records are called, for the error messages.
     """
     if not 200 <= status < 300:
         raise error_for_status(status, headers, body, secret=secret)
@@ -126,9 +136,10 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: 
             status=status,
             request_id=request_id,
         )
-    if any(not isinstance(r, dict) or "id" not in r or "created_at" not in r for r in data):
+    if any(not isinstance(r, dict) or any(k not in r for k in required) for r in data):
+        keys = " and ".join(f"'{k}'" for k in required)
         raise ConversationsResponseError(
-            "the API's 'data' list holds something other than conversations (objects with 'id' and 'created_at')",
+            f"the API's 'data' list holds something other than {records} (objects with {keys})",
             status=status,
             request_id=request_id,
         )

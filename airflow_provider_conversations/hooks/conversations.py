@@ -7,7 +7,6 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
@@ -15,7 +14,6 @@ from typing import Any
 
 import requests
 
-from airflow_provider_conversations._malloc import pin_mmap_threshold
 from airflow_provider_conversations.api.connection import ConnectionSettings, settings_from_connection
 from airflow_provider_conversations.api.filters import ConversationFilters, count_params, paging_params, validate_range
 from airflow_provider_conversations.api.form import CONN_TYPE, UI_FIELD_BEHAVIOUR, form_widgets
@@ -23,7 +21,8 @@ from airflow_provider_conversations.api.ratelimit import RateLimitPacer
 from airflow_provider_conversations.api.retry import RetryPolicy
 from airflow_provider_conversations.api.wire import Page, parse_page, total_count
 from airflow_provider_conversations.exceptions import ConversationsAPIError
-from airflow_provider_conversations.reading.walk import PageRequest, RangePage, RangeWalk, read_range
+from airflow_provider_conversations.reading.driver import read_walk
+from airflow_provider_conversations.reading.walk import RangePage, RangeWalk, range_bounds
 from airflow_provider_conversations.version_compat import BaseHook, mask_secret
 
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
@@ -277,40 +276,13 @@ class ConversationsHook(BaseHook):
         :param per_page: records per request, 1..100.
         :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
         """
-        key, start, end = read_range((created_at_gte, created_at_lt), (updated_at_gte, updated_at_lt))
+        key, start, end = range_bounds((created_at_gte, created_at_lt), (updated_at_gte, updated_at_lt))
         walk = RangeWalk(start, end, ConversationFilters.from_mapping(filters), per_page, key=key)
         concurrency = max(1, max_concurrency or self.settings.max_concurrency)
-        lookahead = 2 * concurrency
-        if concurrency == 1:
-            while not walk.done:
-                for request in walk.requests(1, lookahead=lookahead):
-                    walk.receive(request, self._get(request.params))
-                if walk.ready():
-                    yield RangePage(*walk.pop())
-            self._log_walk(walk)
-            return
-        pin_mmap_threshold()  # response buffers read by several threads would fragment glibc's heaps
-        stop = threading.Event()
-        in_flight: dict[Future[Page], PageRequest] = {}
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="conversations-request")
-        try:
-            while not walk.done:
-                for request in walk.requests(concurrency - len(in_flight), lookahead=lookahead):
-                    in_flight[pool.submit(self._get, request.params, stop=stop)] = request
-                if walk.ready():
-                    yield RangePage(*walk.pop())
-                    continue
-                if not in_flight:
-                    raise RuntimeError("the range walk waits for a page it did not ask for")  # a bug, not bad data
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    request = in_flight.pop(future)
-                    if walk.is_live(request):
-                        walk.receive(request, future.result())
-            self._log_walk(walk)
-        finally:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+        yield from read_walk(
+            walk, lambda request, stop: self._get(request.params, stop=stop), concurrency=concurrency, log=self.log
+        )
+        self._log_walk(walk)
 
     def _log_walk(self, walk: RangeWalk) -> None:
         if walk.rejected or walk.mode == "keyset":

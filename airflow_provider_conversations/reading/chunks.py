@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import pairwise
 
-from airflow_provider_conversations.api.filters import WIRE_NAMES, paging_params
+from airflow_provider_conversations.api.filters import paging_params
 from airflow_provider_conversations.api.wire import Page
 from airflow_provider_conversations.exceptions import ConversationsResponseError
 from airflow_provider_conversations.reading.ranges import record_time
@@ -93,8 +93,8 @@ class NumberedChunkRead:
         p = self.progress
         return (
             *p.filters.to_params(),
-            (WIRE_NAMES[f"{p.key}_gte"], format_timestamp(chunk.bound)),
-            (WIRE_NAMES[f"{p.key}_lt"], format_timestamp(p.end)),
+            (p.endpoint.bound_param(p.key, "gte"), format_timestamp(chunk.bound)),
+            (p.endpoint.bound_param(p.key, "lt"), format_timestamp(p.end)),
             *paging_params(
                 sort_by=p.key, sort_direction="ASC", per_page=p.per_page, page=page, include_paging_counts=True
             ),
@@ -135,7 +135,9 @@ class NumberedChunkRead:
             if page in chunk.sent:
                 continue
             chunk.sent.add(page)
-            out.append(PageRequest(self.kind, chunk.serial, page, self._params(chunk, page)))
+            out.append(
+                PageRequest(self.kind, chunk.serial, page, self._params(chunk, page), self.progress.endpoint.path)
+            )
         return out
 
     def is_live(self, request: PageRequest) -> bool:
@@ -201,40 +203,46 @@ class NumberedChunkRead:
 
     def pop(self) -> tuple[Page, list[TimedRecord]]:
         """Consume the head chunk's next page; return it with the records it adds (new, in range, in order)."""
-        key, end = self.progress.key, self.progress.end
         head = self._chunks[0]
         number = head.consumed + 1
         page = head.received.pop(number)
+        in_range = self._in_range(head, page)
+        if number == 1:
+            return page, self._pop_first(head, in_range)
+        if not self._page_checks_out(head, number, page, in_range):
+            self._reject()
+            return page, []
+        fresh = self._take(head, in_range)
+        self._advance(head)
+        return page, fresh
+
+    def _in_range(self, head: _Chunk, page: Page) -> list[TimedRecord]:
+        """The page's records within the chunk's range, with their keys; a page out of order is an error."""
+        key, end = self.progress.key, self.progress.end
         stamps = [record_time(r, key) for r in page.records]
         if any(b < a for a, b in pairwise(stamps)):
             raise ConversationsResponseError(
                 f"the API returned a page not sorted by {key} ascending although asked to; "
                 "the range cannot be read exactly once with it"
             )
-        if number == 1:
-            last_ts, ids_at_last = self.progress.last_ts, self.progress.ids_at_last
-            head.seen = frozenset(ids_at_last) if last_ts == head.bound else frozenset()
-        in_range = [(r, ts) for r, ts in zip(page.records, stamps) if head.bound <= ts < end]
-        if number == 1:
-            fresh = self._take(head, in_range)
-            expected = min(head.size, head.total) if head.total is not None else None
-            if not head.counted:
-                self._hand_over(counted=False, reason="the API sent no paging counts")
-            elif len(in_range) != expected:
-                # A quirk (a row from before the bound) may have shifted this chunk's page numbers: keep
-                # the page's records, but read on from a new chunk.
-                self.rejected += 1
-                self._restart()
-            else:
-                self._advance(head)
-            return page, fresh
-        if not self._page_checks_out(head, number, page, in_range):
-            self.rejected += 1
-            self._restart()
-            return page, []
+        return [(r, ts) for r, ts in zip(page.records, stamps) if head.bound <= ts < end]
+
+    def _pop_first(self, head: _Chunk, in_range: list[TimedRecord]) -> list[TimedRecord]:
+        """Take page 1 of a chunk: its records are kept whatever its count says, then the chunk reads on,
+        starts again, or hands over to the keyset fallback."""
+        progress = self.progress
+        head.seen = frozenset(progress.ids_at_last) if progress.last_ts == head.bound else frozenset()
         fresh = self._take(head, in_range)
-        self._advance(head)
-        return page, fresh
+        expected = min(head.size, head.total) if head.total is not None else None
+        if not head.counted:
+            self._hand_over(counted=False, reason="the API sent no paging counts")
+        elif len(in_range) != expected:
+            # A quirk (a row from before the bound) may have shifted this chunk's page numbers: keep the
+            # page's records, but read on from a new chunk.
+            self._reject()
+        else:
+            self._advance(head)
+        return fresh
 
     def _page_checks_out(self, head: _Chunk, number: int, page: Page, in_range: list[TimedRecord]) -> bool:
         assert head.total is not None
@@ -273,8 +281,10 @@ class NumberedChunkRead:
         else:
             self._extend()
 
-    def _restart(self) -> None:
-        """Throw away every chunk in progress and read on from the last record taken."""
+    def _reject(self) -> None:
+        """Count a page that failed its checks, throw away every chunk in progress and read on from the last
+        record taken (or hand over to the keyset fallback when checks keep failing)."""
+        self.rejected += 1
         self._chunks.clear()
         tolerated = REJECTS_TOLERATED + self.progress.accepted_pages // PAGES_PER_EXTRA_REJECT
         if self.rejected > tolerated:

@@ -27,10 +27,15 @@ class KeysetRead:
     def __init__(self, progress: WalkProgress, *, counted: bool) -> None:
         self.progress = progress
         self.cursor = KeysetCursor(
-            progress.bound(), progress.end, progress.filters, progress.per_page, counted=counted, key=progress.key
+            progress.bound(),
+            progress.end,
+            progress.filters,
+            progress.per_page,
+            counted=counted,
+            key=progress.key,
+            taken=progress.ids_at_last if progress.last_ts is not None else (),
+            endpoint=progress.endpoint,
         )
-        if progress.last_ts is not None:
-            self.cursor.seen_at_bound = set(progress.ids_at_last)
         self.done = False
         self._serial = 0
         self._sent = False
@@ -48,7 +53,7 @@ class KeysetRead:
         self._serial += 1
         params = tuple(self.cursor.params())
         page = int(dict(params).get("page", "1"))
-        return [PageRequest(self.kind, self._serial, page, params)]
+        return [PageRequest(self.kind, self._serial, page, params, self.progress.endpoint.path)]
 
     def is_live(self, request: PageRequest) -> bool:
         """Whether ``request`` is the one awaited.

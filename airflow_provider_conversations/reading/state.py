@@ -14,8 +14,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, NamedTuple, Protocol
 
-from airflow_provider_conversations.api.filters import ConversationFilters
+from airflow_provider_conversations.api.endpoints import ListEndpoint
 from airflow_provider_conversations.api.wire import Page
+from airflow_provider_conversations.reading.ranges import RangeFilters
 
 #: A record as the API returned it, with its parsed key (``created_at`` or ``updated_at``).
 TimedRecord = tuple[dict[str, Any], datetime]
@@ -39,12 +40,14 @@ class PageRequest:
         the keyset fallback (:attr:`RequestKind.KEYSET`; only the latest one is awaited).
     :param page: its page number in the chunk (keyset: the page number it asks for).
     :param params: the query parameters.
+    :param path: the endpoint's path (``/v2/conversations``): where to send it.
     """
 
     kind: RequestKind
     serial: int
     page: int
     params: tuple[tuple[str, str], ...]
+    path: str
 
 
 class Fallback(NamedTuple):
@@ -67,13 +70,15 @@ class WalkProgress:
     :param end: exclusive upper bound.
     :param filters: further filters (no bounds on ``key``).
     :param per_page: records per request.
+    :param endpoint: the list endpoint read.
     """
 
     key: str
     start: datetime
     end: datetime
-    filters: ConversationFilters
+    filters: RangeFilters
     per_page: int
+    endpoint: ListEndpoint
     last_ts: datetime | None = None
     ids_at_last: set[Any] = field(default_factory=set)
     #: Pages whose records were taken (by either strategy).

@@ -1,11 +1,14 @@
 """Read a timestamp range exactly once, with requests in flight at once, at one point per request.
 
 Pure logic, no I/O: :class:`RangeWalk` says which requests to send, takes the answers in any order
-and hands back the records in key order. The hook's driver runs it on a thread pool.
+and hands back the records in key order; :func:`~airflow_provider_conversations.reading.driver.read_walk`
+sends them through a transport the caller gives.
 
-The range ``[start, end)`` is on a *key* the endpoint both sorts and filters by: ``created_at`` (the
-export) or ``updated_at`` (change capture), read sorted by that key ascending, ``per_page`` records a
-page. One path serves both keys, with two strategies behind one small interface
+The walk reads any list endpoint (:class:`~airflow_provider_conversations.api.endpoints.ListEndpoint`,
+``/v2/conversations`` by default) with any further filters that turn into query parameters
+(:class:`~airflow_provider_conversations.reading.ranges.RangeFilters`). The range ``[start, end)`` is
+on a *key* the endpoint both sorts and filters by: ``created_at`` (the export) or ``updated_at``
+(change capture), read sorted by that key ascending, ``per_page`` records a page. One path serves both keys, with two strategies behind one small interface
 (:class:`~airflow_provider_conversations.reading.state.ReadStrategy`), one at a time:
 
 1. **Numbered chunks** (:mod:`~airflow_provider_conversations.reading.chunks`), first: each chunk's page
@@ -29,12 +32,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from airflow_provider_conversations.api.filters import MAX_PER_PAGE, ConversationFilters, paging_params, validate_range
+from airflow_provider_conversations.api.endpoints import CONVERSATIONS, ListEndpoint
+from airflow_provider_conversations.api.filters import MAX_PER_PAGE, paging_params, validate_range
 from airflow_provider_conversations.api.wire import Page
+from airflow_provider_conversations.checks import check_int
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.reading.chunks import MAX_CHUNK_PAGES, NumberedChunkRead
 from airflow_provider_conversations.reading.keyset import KeysetRead
-from airflow_provider_conversations.reading.ranges import check_no_range_filters, check_range_key
+from airflow_provider_conversations.reading.ranges import (
+    NoFilters,
+    RangeFilters,
+    check_no_range_filters,
+    check_range_key,
+)
 from airflow_provider_conversations.reading.state import (
     Fallback,
     PageRequest,
@@ -52,7 +62,7 @@ __all__ = [
     "RangeWalk",
     "RequestKind",
     "TimedRecord",
-    "read_range",
+    "range_bounds",
 ]
 
 
@@ -83,27 +93,35 @@ class RangeWalk:
 
     :param start: inclusive lower bound.
     :param end: exclusive upper bound.
-    :param filters: further filters (no bounds on ``key``).
-    :param per_page: records per request (1..100).
+    :param filters: further filters (no bounds on ``key``), e.g. a
+        :class:`~airflow_provider_conversations.api.filters.ConversationFilters`; default none.
+    :param per_page: records per request (1..the endpoint's ``max_per_page``).
     :param max_chunk_pages: pages a chunk reads by number (at most 100 keeps every request at cost 1).
-    :param key: the timestamp of the range: ``created_at`` (default) or ``updated_at``.
+    :param key: the timestamp of the range, one of the endpoint's range keys: ``created_at``
+        (default) or ``updated_at``.
+    :param endpoint: the list endpoint read (default ``/v2/conversations``).
+    :raises ConversationsFilterError: a key the endpoint cannot read a range on, filters on the range's
+        own bounds, or ``per_page`` out of range (before any request).
     """
 
     def __init__(
         self,
         start: datetime,
         end: datetime,
-        filters: ConversationFilters | None = None,
+        filters: RangeFilters | None = None,
         per_page: int = MAX_PER_PAGE,
         *,
         max_chunk_pages: int = MAX_CHUNK_PAGES,
         key: str = "created_at",
+        endpoint: ListEndpoint = CONVERSATIONS,
     ) -> None:
-        self.start, self.end, self.key = start, end, check_range_key(key)
-        self.filters = check_no_range_filters(filters or ConversationFilters(), keys=(key,))
+        self.start, self.end, self.endpoint = start, end, endpoint
+        self.key = check_range_key(key, endpoint.range_keys)
+        self.filters = check_no_range_filters(filters or NoFilters(), keys=(key,))
         paging_params(per_page=per_page)  # validates per_page before any request
+        check_int(per_page, "per_page", minimum=1, maximum=endpoint.max_per_page)
         self.per_page, self.max_chunk_pages = per_page, max_chunk_pages
-        self.progress = WalkProgress(key, start, end, self.filters, per_page)
+        self.progress = WalkProgress(key, start, end, self.filters, per_page, endpoint)
         self._chunks = NumberedChunkRead(self.progress, max_chunk_pages)
         self._strategy: ReadStrategy = self._chunks
         #: Why the keyset fallback took over, if it did.
@@ -175,7 +193,7 @@ class RangeWalk:
         return out
 
 
-def read_range(
+def range_bounds(
     created_at: tuple[datetime | str | None, datetime | str | None],
     updated_at: tuple[datetime | str | None, datetime | str | None],
 ) -> tuple[str, datetime, datetime]:

@@ -175,3 +175,16 @@ def test_the_margin_grows_only_while_other_tasks_are_seen_spending():
     _, ticket = pacer.acquire()
     pacer.observe(headers(remaining=599), ticket)  # the budget back, ours alone spent: none seen for a window
     assert pacer.margin == 8
+
+
+def test_the_points_ledger_settles_what_is_due_and_forgets_what_an_answer_shows_back():
+    from airflow_provider_conversations.api.ratelimit import PointLedger
+
+    ledger = PointLedger()
+    for answered, points in ((1.0, 2), (2.0, 3), (3.0, 1)):
+        ledger.charge(points, answered, answered + 60)
+    assert ledger.points == 6 and ledger.due_for(4) == 62.0 and ledger.due_for(7) is None
+    assert ledger.answered_by(2.0) == 5
+    ledger.forget_answered_by(2.0, limit=1, due_by=61.5)  # only the oldest entry is due by then
+    assert ledger.points == 4
+    assert ledger.settle(62.0) == 3 and ledger.points == 1

@@ -74,3 +74,11 @@ def test_redirect_names_the_target_but_not_its_query():
         parse_page(302, {"Location": "https://evil.example.com/v2/conversations?x=1"}, b"")
     assert "redirected (302) to https://evil.example.com/v2/conversations;" in str(exc.value)
     assert "x=1" not in str(exc.value)
+
+
+def test_a_list_endpoint_names_its_own_required_keys_and_records():
+    sentences = {"data": [{"id": "t1", "text": "hello"}, {"id": "t1", "text": "world"}]}
+    page = parse_page(200, {}, json.dumps(sentences).encode(), required=("id",), records="sentences")
+    assert [r["text"] for r in page.records] == ["hello", "world"]
+    with pytest.raises(ConversationsResponseError, match=r"other than sentences \(objects with 'id' and 'text'\)"):
+        parse_page(200, {}, json.dumps({"data": [{"id": "t1"}]}).encode(), required=("id", "text"), records="sentences")

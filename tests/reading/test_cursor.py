@@ -154,7 +154,7 @@ def test_counted_mode_repairs_a_tie_that_straddles_a_page_boundary():
     assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
     repairs = [p for p in sent if "created_at[lte]" in p]
     assert len(repairs) == 1 and repairs[0]["created_at[gte]"] == repairs[0]["created_at[lte]"]
-    assert cursor.repairs == 1 and cursor.false_alarms == 0
+    assert cursor.mismatches == 1 and cursor.false_alarms == 0
 
 
 def test_counted_mode_walks_ties_bigger_than_a_page():
@@ -202,7 +202,7 @@ def test_tie_heavy_data_switches_to_the_overlapping_mode():
     records = [rec(i, float(i // 3)) for i in range(600)]
     ids, _, cursor = walk_counted(records, per_page=10)
     assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))
-    assert not cursor.counted and cursor.repairs == 2
+    assert not cursor.counted and cursor.mismatches == 2
 
 
 @pytest.mark.parametrize("counted", [True, False])
@@ -245,7 +245,7 @@ def test_an_impossible_record_timestamp_is_a_response_error():
     from airflow_provider_conversations.exceptions import ConversationsResponseError
     from airflow_provider_conversations.reading.ranges import record_created_at
 
-    with pytest.raises(ConversationsResponseError, match="conversation 7"):
+    with pytest.raises(ConversationsResponseError, match="record 7"):
         record_created_at({"id": 7, "created_at": "2025-02-30T22:11:57.000000Z"})
 
 
@@ -260,3 +260,28 @@ def test_a_full_page_shifted_by_the_quirk_is_not_the_last_one_whatever_next_page
         has_next = result.paging["next_page"] is not None
         out += [r["id"] for r in cursor.advance(result.data, has_next=has_next, total=result.paging.get("total_count"))]
     assert out == [r["id"] for r in records[10:]]
+
+
+def test_a_cursor_started_at_a_bound_drops_the_ids_already_taken_there():
+    """The keyset fallback goes on from the last record the chunks took: the ids taken at it come once."""
+    records = [rec(i, 5.0) for i in range(4)] + [rec(10 + i, 6.0 + i) for i in range(3)]
+    cursor = KeysetCursor(T0 + timedelta(seconds=5), T0 + timedelta(seconds=100), per_page=10, taken=["id-00000"])
+    ids: list[str] = []
+    while not cursor.done:
+        page, total = serve_counted(records, cursor.params())
+        ids += [r["id"] for r in cursor.advance(page, total=total)]
+    assert ids == [r["id"] for r in records[1:]]
+
+
+def test_a_tie_walk_asks_for_the_tied_time_alone_then_moves_strictly_past_it():
+    records = [rec(i, 5.0) for i in range(12)] + [rec(100, 6.0)]
+    cursor = KeysetCursor(T0, T0 + timedelta(seconds=100), per_page=10)
+    cursor.advance(serve_counted(records, cursor.params())[0], total=13)  # a full page on one time
+    assert cursor.tie is not None and cursor.tie.page == 1 and not cursor.tie.after_mismatch
+    tie = dict(cursor.params())
+    assert tie["created_at[gte]"] == tie["created_at[lte]"] == records[0]["created_at"]
+    while cursor.tie is not None:
+        page, total = serve_counted(records, cursor.params())
+        cursor.advance(page, total=total)
+    after = dict(cursor.params())
+    assert after["created_at[gt]"] == records[0]["created_at"] and "created_at[lte]" not in after
