@@ -93,13 +93,23 @@ def error_for_status(
     )
 
 
-def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None = None) -> Page:
+def parse_page(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: str | None = None,
+    kind: str = "conversations",
+    required: tuple[str, ...] = ("id", "created_at"),
+) -> Page:
     """Parse an answer into a :class:`Page`, or raise :class:`ConversationsAPIError`.
 
     :param status: HTTP status.
     :param headers: response headers.
     :param body: raw response body.
     :param secret: the token, blanked out of anything the API's body puts into an error.
+    :param kind: what the ``data`` list holds, for the error message (e.g. ``sentences``).
+    :param required: the keys every object of ``data`` must have (a sentence has no ``created_at``).
     """
     if not 200 <= status < 300:
         raise error_for_status(status, headers, body, secret=secret)
@@ -126,9 +136,10 @@ def parse_page(status: int, headers: Mapping[str, str], body: bytes, *, secret: 
             status=status,
             request_id=request_id,
         )
-    if any(not isinstance(r, dict) or "id" not in r or "created_at" not in r for r in data):
+    if any(not isinstance(r, dict) or any(key not in r for key in required) for r in data):
         raise ConversationsResponseError(
-            "the API's 'data' list holds something other than conversations (objects with 'id' and 'created_at')",
+            f"the API's 'data' list holds something other than {kind} "
+            f"(objects with {' and '.join(repr(key) for key in required)})",
             status=status,
             request_id=request_id,
         )
