@@ -14,6 +14,8 @@ Two families, so callers can tell a mistake in the task's arguments from a faile
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_provider_conversations.version_compat import AirflowException, AirflowFailException
 
 
@@ -92,6 +94,20 @@ class ConversationsAPIError(AirflowException):
         if request_id:
             parts.append(f"request_id={request_id}")
         super().__init__("; ".join(parts))
+
+
+class ConversationsNotFoundError(ConversationsAPIError):
+    """The API has no object with the id asked for (404), e.g. an unknown or deleted transcription.
+
+    Takes the arguments of :class:`ConversationsAPIError`, and:
+
+    :param resource: what was asked for, e.g. ``"transcription"``.
+    :param ident: its id.
+    """
+
+    def __init__(self, message: str, *, resource: str, ident: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.resource, self.ident = resource, ident
 
 
 class ConversationsResponseError(ConversationsAPIError):

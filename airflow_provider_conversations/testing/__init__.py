@@ -1,4 +1,4 @@
-"""A local fake of the Conversations API (``GET /v2/conversations``) for tests, demos and benchmarks.
+"""A local fake of the Conversations API (``/v2/conversations``, ``/v2/transcriptions``) for tests and demos.
 
 :class:`FakeConversationsAPI` is a real HTTP server on loopback (stdlib only, no Airflow import)
 that behaves like the vendor's endpoint: bearer auth, filters, sorting, page-number paging with
@@ -29,7 +29,8 @@ fixtures ``conversations_api`` (500 records, seed 0, token ``test-token``) and
 
 Wire contract (what a client must know):
 
-* Only ``GET /v2/conversations``; anything else is a 404 JSON error. ``Authorization: Bearer <token>``
+* ``GET /v2/conversations``, ``GET /v2/transcriptions`` and ``GET /v2/transcriptions/{id}``,
+  ``/{id}/sentences``, ``/{id}/artifact`` (see below); anything else is a 404 JSON error. ``Authorization: Bearer <token>``
   (scheme case-insensitive) or 401 ``{"error": "Unauthorized", "message": ...}``.
 * Scalar filters: ``title``, ``title[_starts_with]``, ``created_at[lt|lte|gt|gte]``,
   ``updated_at[lt|lte|gt|gte]`` (ISO-8601, microsecond precision, no offset means UTC),
@@ -61,6 +62,14 @@ Wire contract (what a client must know):
   ``slow_seconds`` late; ``boundary_quirk_rate`` prepends the row just before a ``created_at``
   lower bound (or an ``updated_at`` one, sorted by ``updated_at``); ``delete_per_request``
   deletes records after each 200; ``redirect_to`` answers 302 (before the auth check). Counted in ``api.stats.faults``.
+* Transcriptions: the list takes ``created_at[...]``, ``updated_at[...]``, ``ids``, ``language_code``,
+  ``sort_by`` (``created_at``/``updated_at``), ``sort_direction`` and the paging names, in the same
+  envelope, budget, faults and boundary quirk as conversations. ``/{id}`` answers
+  ``{"data": transcription}``, ``/{id}/artifact`` ``{"data": "<signed URL>"}``, ``/{id}/sentences``
+  the sentences in the API's order, paged (``per_page``, ``page``, ``include_paging_counts``). An
+  unknown id is a 404 ``{"error": "Not Found", "message": ...}`` that costs 1. Changes through
+  ``api.transcripts`` (:class:`TranscriptStore`): ``retranscribe``, ``insert``, ``update``,
+  ``delete``, ``set_sentences``.
 * Changes: ``update_record(id, fields, updated_at=...)``, ``insert_records(records, updated_at=...)``,
   ``delete_records(ids)``, and ``after_request(n, change)`` to apply ``change(api)`` once ``n`` data
   requests have been answered (while a run is in progress).
@@ -81,7 +90,9 @@ from .records import (
     make_conversation,
     parse_timestamp,
 )
-from .server import ENDPOINT, FakeConversationsAPI
+from .server import ENDPOINT, TRANSCRIPTIONS_ENDPOINT, FakeConversationsAPI
+from .transcript_records import SPECIAL_SIZES, SentencePlan, generate_transcriptions, make_transcription
+from .transcript_store import TranscriptStore
 
 __all__ = [
     "COST_TABLE",
@@ -91,6 +102,8 @@ __all__ = [
     "LANGUAGE_CODES",
     "MEDIA_TYPES",
     "PLATFORMS",
+    "SPECIAL_SIZES",
+    "TRANSCRIPTIONS_ENDPOINT",
     "WINDOW_RULES",
     "ChargeEvent",
     "ConnectionEvent",
@@ -99,11 +112,15 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "RequestLogEntry",
+    "SentencePlan",
     "Stats",
+    "TranscriptStore",
     "answer_query",
     "format_timestamp",
     "generate_conversations",
+    "generate_transcriptions",
     "make_conversation",
+    "make_transcription",
     "parse_timestamp",
     "request_cost",
 ]

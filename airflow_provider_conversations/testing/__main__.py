@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the CLI."""
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_conversations.testing",
-        description="Local fake of the Conversations API (GET /v2/conversations).",
+        description="Local fake of the Conversations API (GET /v2/conversations, /v2/transcriptions).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the fake API until SIGINT/SIGTERM")
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-retry-after", action="store_true", help="send no Retry-After on 429, like the real API")
     serve.add_argument("--strict-params", action="store_true", help="answer 400 on unknown parameter names")
+    serve.add_argument(
+        "--no-transcriptions", action="store_true", help="serve no transcriptions (faster start with many records)"
+    )
     serve.add_argument("--error-rate", type=float, default=0.0, help="share of injected 5xx answers")
     serve.add_argument("--throttle-rate", type=float, default=0.0, help="share of injected 429 answers")
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -119,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         strict_params=args.strict_params,
         faults=Faults(error_rate=args.error_rate, throttle_rate=args.throttle_rate),
         verbose=args.verbose,
+        transcriptions=not args.no_transcriptions,
     )
     stop = threading.Event()
 

@@ -1,4 +1,4 @@
-"""What the fake ``GET /v2/conversations`` sends back: an :class:`Answer` and how its body is written.
+"""What the fake API sends back: an :class:`Answer` and how its body is written.
 
 The dispatcher (:mod:`.server`) decides the status, headers and payload; the HTTP handler writes
 the answer with :func:`encode_body`. How a body is shaped on the wire belongs here.
@@ -23,6 +23,7 @@ __all__ = [
     "chunks",
     "encode_body",
     "error_body",
+    "fault_answer",
     "gzip_body",
     "retry_after_value",
 ]
@@ -83,6 +84,33 @@ def retry_after_value(seconds: float, integer: bool) -> str:
     :param integer: send whole seconds (at least 1).
     """
     return str(max(1, math.ceil(seconds))) if integer else f"{max(seconds, 0.001):.3f}"
+
+
+def fault_answer(kind: str, *, status: int = 500, html: bool = False, retry_after: float | None = None) -> Answer:
+    """The answer of an injected fault.
+
+    :param kind: ``error`` (``status`` with a JSON or an HTML body), ``throttle`` (a 429 with
+        ``x-ratelimit-remaining-minute: 0``) or ``non_json`` (a 200 with an HTML page).
+    :param status: the status of an ``error``.
+    :param html: give an ``error`` an HTML body.
+    :param retry_after: the ``Retry-After`` seconds of a ``throttle`` (``None``: no header).
+    :raises ValueError: on another kind.
+    """
+    if kind == "error":
+        if html:
+            text = f"<html><body><h1>{status} {error_body(status, '')['error']}</h1></body></html>"
+            return Answer(status, text.encode(), content_type=HTML)
+        return Answer(status, error_body(status, "Injected server error"))
+    if kind == "throttle":
+        headers = {"x-ratelimit-endpoint-cost": "1", "x-ratelimit-remaining-minute": "0"}
+        if retry_after is not None:
+            headers["Retry-After"] = retry_after_value(
+                retry_after, float(retry_after).is_integer() and retry_after >= 1
+            )
+        return Answer(429, error_body(429, "Rate limit exceeded (injected)"), headers)
+    if kind == "non_json":
+        return Answer(200, b"<!DOCTYPE html><html><body><h1>Service maintenance</h1></body></html>", content_type=HTML)
+    raise ValueError(f"kind: {kind!r} is not an injected answer; allowed: error, throttle, non_json")
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

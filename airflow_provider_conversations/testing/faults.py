@@ -1,4 +1,4 @@
-"""Fault injection knobs of the fake ``GET /v2/conversations`` (:class:`Faults`)."""
+"""Fault injection knobs of the fake API (:class:`Faults`), the same on every path it serves."""
 
 from __future__ import annotations
 
@@ -41,3 +41,12 @@ class Faults:
     delete_per_request: int = 0
     boundary_quirk_rate: float = 0.0
     redirect_to: str | None = None
+
+    def request_rates(self) -> tuple[tuple[str, float], ...]:
+        """``(kind, rate)`` of the request-level faults, in the order they are drawn."""
+        return (
+            ("drop", self.drop_rate),
+            ("error", self.error_rate),
+            ("throttle", self.throttle_rate),
+            ("non_json", self.non_json_rate),
+        )

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from .records import LANGUAGE_CODES, MEDIA_TYPES, PLATFORMS, parse_timestamp
+from .params import (
+    CONVERSATIONS,
+    COST_TABLE,
+    KNOWN_PARAMS,
+    LIST_PARAMS,
+    PAGING_PARAMS,
+    SORT_FIELDS,
+    ParamSpec,
+)
+from .records import parse_timestamp
 
 __all__ = [
     "COST_TABLE",
@@ -33,6 +42,7 @@ __all__ = [
     "Row",
     "answer_query",
     "copy_record",
+    "paging_metadata",
     "parse_query",
     "request_cost",
     "run_query",
@@ -46,43 +56,13 @@ __all__ = [
 #: the answer moves by one.
 Quirk = Literal["prepend", "shift"]
 
-#: ``(first_page, last_page or None, cost)`` rows of the vendor's deep-paging cost table.
-COST_TABLE: tuple[tuple[int, int | None, int], ...] = (
-    (1, 100, 1),
-    (101, 150, 3),
-    (151, 250, 8),
-    (251, 500, 10),
-    (501, None, 30),
-)
-#: Accepted ``sort_by`` values.
-SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "duration")
-#: List filters (wire name without ``[]``) -> record field they match.
-LIST_PARAMS: dict[str, str] = {
-    "owner_ids": "owner_id",
-    "user_guids": "user_guid",
-    "ids": "id",
-    "account_ids": "account",
-    "person_ids": "person",
-}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "lt": operator.lt,
     "lte": operator.le,
     "gt": operator.gt,
     "gte": operator.ge,
 }
-_ENUMS: dict[str, tuple[str, ...]] = {
-    "language_code": LANGUAGE_CODES,
-    "platform": PLATFORMS,
-    "media_type": MEDIA_TYPES,
-    "sort_by": SORT_FIELDS,
-    "sort_direction": ("ASC", "DESC"),
-}
-_BOOLS = ("is_api", "include_paging_counts")
-_RANGES = tuple(f"{name}[{op}]" for name in ("created_at", "updated_at", "duration") for op in _OPS)
-_SCALARS = frozenset(("title", "title[_starts_with]", "page", "per_page", *_ENUMS, *_BOOLS, *_RANGES))
-_NOT_FILTERS = ("page", "per_page", "sort_by", "sort_direction", "include_paging_counts")
-#: Every parameter name understood (list filters both as ``name[]`` and as ``name``).
-KNOWN_PARAMS: frozenset[str] = _SCALARS | frozenset(LIST_PARAMS) | {f"{n}[]" for n in LIST_PARAMS}
+_SORTING = ("sort_by", "sort_direction")
 _INT_RE = re.compile(r"^-?\d+$")
 
 
@@ -198,72 +178,82 @@ def _member(actual: Any, wanted: frozenset[str]) -> bool:
     return isinstance(actual, str) and actual in wanted
 
 
-def parse_query(pairs: list[tuple[str, str]], strict: bool = False) -> tuple[Query, list[str]]:
+def parse_query(
+    pairs: list[tuple[str, str]], strict: bool = False, spec: ParamSpec = CONVERSATIONS
+) -> tuple[Query, list[str]]:
     """Validate decoded query pairs into a :class:`Query`.
 
     :param pairs: ``(name, value)`` pairs as decoded from the query string, in order.
     :param strict: raise on unknown names (400) instead of ignoring them.
+    :param spec: the parameters the endpoint understands (default: those of ``/v2/conversations``).
     :return: the query and the unknown names (ignored).
     :raises QueryError: on an invalid value (422) or, if ``strict``, an unknown name (400).
     """
     scalars: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
     unknown: list[str] = []
+    known_scalars = spec.scalars
     for name, value in pairs:
         base = name.removesuffix("[]")
-        if base in LIST_PARAMS:
+        if base in spec.lists:
             lists.setdefault(base, []).extend(v.strip() for v in value.split(",") if v.strip())
-        elif name in _SCALARS:
+        elif name in known_scalars:
             scalars[name] = value  # the last one wins, as in Rails
         else:
             unknown.append(name)
     if strict and unknown:
-        known = ", ".join(sorted(KNOWN_PARAMS))
+        known = ", ".join(sorted(spec.known))
         raise QueryError(400, f"Unknown query parameter {unknown[0]!r}; known parameters: {known}")
     q = Query()
     for name, value in scalars.items():
-        if name in _NOT_FILTERS:
+        if name in PAGING_PARAMS or name in _SORTING:
             continue
         q.filtering[name] = value
-        if name == "title":
-            q.predicates.append(("title", operator.eq, value))
-        elif name == "title[_starts_with]":
-            q.predicates.append(("title", _startswith, value))
-        elif name in _ENUMS:
-            if value not in _ENUMS[name]:
-                raise _invalid(name, value, "one of " + ", ".join(_ENUMS[name]))
-            q.predicates.append((name, operator.eq, value))
-        elif name in _BOOLS:
-            q.predicates.append((name, operator.is_, _parse_bool(name, value)))
-        else:
-            fname, op = name[:-1].split("[")
-            if fname == "duration":
-                q.predicates.append((fname, _OPS[op], _parse_int(name, value)))
-                continue
-            try:
-                bound = parse_timestamp(value)
-            except ValueError:
-                example = "an ISO-8601 timestamp, e.g. 2025-02-13T22:11:57.792123Z"
-                raise _invalid(name, value, example) from None
-            if fname == "created_at":
-                (q.lower if op.startswith("g") else q.upper).append((bound, op.endswith("e")))
-            else:
-                q.predicates.append((fname, _OPS[op], bound))
-                if op.startswith("g"):
-                    q.updated_lower.append(bound)
+        _add_filter(q, spec, name, value)
     for name, ids in lists.items():
         q.filtering[name] = ids
-        q.predicates.append((LIST_PARAMS[name], _member, frozenset(ids)))
-    if scalars.get("sort_by", "created_at") not in SORT_FIELDS:
-        raise _invalid("sort_by", scalars["sort_by"], "one of " + ", ".join(SORT_FIELDS))
-    q.sort_by = scalars.get("sort_by", "created_at")
-    q.direction = scalars.get("sort_direction", "DESC").strip().upper()
-    if q.direction not in ("ASC", "DESC"):
-        raise _invalid("sort_direction", scalars["sort_direction"], "one of ASC, DESC (case-insensitive)")
+        q.predicates.append((spec.lists[name], _member, frozenset(ids)))
+    if spec.sort_fields:
+        q.sort_by = scalars.get("sort_by", spec.sort_fields[0])
+        if q.sort_by not in spec.sort_fields:
+            raise _invalid("sort_by", q.sort_by, "one of " + ", ".join(spec.sort_fields))
+        q.direction = scalars.get("sort_direction", "DESC").strip().upper()
+        if q.direction not in ("ASC", "DESC"):
+            raise _invalid("sort_direction", scalars["sort_direction"], "one of ASC, DESC (case-insensitive)")
     q.page = _parse_int("page", scalars["page"], 1) if "page" in scalars else 1
     q.per_page = _parse_int("per_page", scalars["per_page"], 1, 100) if "per_page" in scalars else 25
     q.counts = _parse_bool("include_paging_counts", scalars.get("include_paging_counts", "false"))
     return q, unknown
+
+
+def _add_filter(q: Query, spec: ParamSpec, name: str, value: str) -> None:
+    """Add the scalar filter ``name=value`` to ``q``: a predicate, or a ``created_at`` bound."""
+    if name == "title":
+        q.predicates.append(("title", operator.eq, value))
+    elif name == "title[_starts_with]":
+        q.predicates.append(("title", _startswith, value))
+    elif name in spec.enums:
+        if value not in spec.enums[name]:
+            raise _invalid(name, value, "one of " + ", ".join(spec.enums[name]))
+        q.predicates.append((name, operator.eq, value))
+    elif name in spec.bools:
+        q.predicates.append((name, operator.is_, _parse_bool(name, value)))
+    else:
+        fname, op = name[:-1].split("[")
+        if fname == "duration":
+            q.predicates.append((fname, _OPS[op], _parse_int(name, value)))
+            return
+        try:
+            bound = parse_timestamp(value)
+        except ValueError:
+            example = "an ISO-8601 timestamp, e.g. 2025-02-13T22:11:57.792123Z"
+            raise _invalid(name, value, example) from None
+        if fname == "created_at":
+            (q.lower if op.startswith("g") else q.upper).append((bound, op.endswith("e")))
+        else:
+            q.predicates.append((fname, _OPS[op], bound))
+            if op.startswith("g"):
+                q.updated_lower.append(bound)
 
 
 def sorted_rows(rows: Iterable[Row]) -> list[Row]:
@@ -334,15 +324,24 @@ def run_query(
     data = [r.record for r in ordered[first : first + q.per_page]]
     if before is not None and quirk == "prepend":
         data.insert(0, before.record)
+    return QueryResult(q, data, total, paging_metadata(q, total), before is not None)
+
+
+def paging_metadata(q: Query, total: int) -> dict[str, Any]:
+    """``metadata.paging`` of an answer to ``q`` over ``total`` matching records.
+
+    :param q: the query (its page, page size and whether counts were asked for).
+    :param total: how many records match.
+    """
     paging: dict[str, Any] = {
         "per_page": q.per_page,
         "current_page": q.page,
-        "next_page": q.page + 1 if first + q.per_page < total else None,
+        "next_page": q.page + 1 if q.page * q.per_page < total else None,
         "prev_page": q.page - 1 if q.page > 1 else None,
     }
     if q.counts:
         paging |= {"total_pages": math.ceil(total / q.per_page), "total_count": total}
-    return QueryResult(q, data, total, paging, before is not None)
+    return paging
 
 
 def _row_before_updated(rows: Sequence[Row], q: Query) -> Row | None:
@@ -370,17 +369,19 @@ def answer_query(
     *,
     strict: bool = False,
     quirk: Quirk | None = None,
+    spec: ParamSpec = CONVERSATIONS,
 ) -> QueryResult:
-    """Answer decoded query parameters over records, as ``GET /v2/conversations`` does (no HTTP).
+    """Answer decoded query parameters over records, as a list endpoint of the API does (no HTTP).
 
     :param records: the records; each needs a string ``id`` and an ISO-8601 ``created_at``. They are
         copied and ordered by ``created_at`` then ``id``.
     :param params: ``(name, value)`` pairs as decoded from the query string, in order.
     :param strict: raise on unknown names (400) instead of ignoring them.
     :param quirk: the boundary quirk to apply, if any (see :data:`Quirk`).
+    :param spec: the parameters understood (default: those of ``/v2/conversations``; see :mod:`.params`).
     :return: the answer.
     :raises QueryError: on an invalid value (422) or, if ``strict``, an unknown name (400).
     :raises ValueError: on a record without ``id`` or ``created_at``.
     """
-    q, _ = parse_query(list(params), strict)
+    q, _ = parse_query(list(params), strict, spec)
     return run_query(sorted_rows(to_row(r) for r in records), q, quirk=quirk)

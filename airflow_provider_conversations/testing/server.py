@@ -1,9 +1,10 @@
-"""A local fake of ``GET /v2/conversations`` served over real HTTP on loopback (stdlib only).
+"""A local fake of the Conversations API served over real HTTP on loopback (stdlib only).
 
 See the package docstring (:mod:`airflow_provider_conversations.testing`) for usage and for the
 exact wire names, encodings and rate-limit behaviour. This module holds the server and its request
 dispatch (authentication, routing, faults, budget); the parts it composes have their own modules:
-:mod:`.query` (the pure query engine), :mod:`.store` (the records), :mod:`.budget` (rate-limit
+:mod:`.query` (the pure query engine), :mod:`.routes` (the paths served), :mod:`.store` and
+:mod:`.transcript_store` (the records), :mod:`.budget` (rate-limit
 windows), :mod:`.faults`, :mod:`.observe` (stats, request log, observer events), :mod:`.answers`
 and :mod:`.handler` (the HTTP side).
 """
@@ -16,35 +17,47 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .answers import HTML, Answer, error_body, retry_after_value
+from .answers import Answer, error_body, fault_answer, retry_after_value
 from .budget import Budget, Charge, check_rule
-from .changes import ChangeSchedule
+from .dataset import FakeDataset
 from .faults import FAULT_KINDS, Faults
 from .handler import _HTTPServer
 from .observe import ChargeEvent, ConnectionEvent, Event, Observer, RequestLogEntry, Stats
 from .query import Query, QueryError, parse_query, request_cost, run_query
-from .records import NON_ASCII_SHARE, generate_conversations
-from .store import RecordStore
+from .records import NON_ASCII_SHARE
+from .routes import CONVERSATIONS_PATH, TRANSCRIPTIONS_PATH, Route, answer_transcription, resolve
 
 if TYPE_CHECKING:  # typing.Self needs Python 3.11
     from typing_extensions import Self
 
-__all__ = ["ENDPOINT", "FAULT_KINDS", "FakeConversationsAPI", "Faults", "RequestLogEntry", "Stats"]
+__all__ = [
+    "ENDPOINT",
+    "FAULT_KINDS",
+    "TRANSCRIPTIONS_ENDPOINT",
+    "FakeConversationsAPI",
+    "Faults",
+    "RequestLogEntry",
+    "Stats",
+]
 
-#: The only path served.
-ENDPOINT = "/v2/conversations"
+#: The conversations list.
+ENDPOINT = CONVERSATIONS_PATH
+#: The transcriptions list; also served: ``/{id}``, ``/{id}/sentences`` and ``/{id}/artifact``.
+TRANSCRIPTIONS_ENDPOINT = TRANSCRIPTIONS_PATH
 
 
-class FakeConversationsAPI:
-    """A fake ``GET /v2/conversations`` server on loopback; use as a context manager or start()/stop().
+class FakeConversationsAPI(FakeDataset):
+    """A fake Conversations API on loopback; use as a context manager or start()/stop().
 
-    :param records: the records, a number of records to generate with ``seed``, or None (no records).
+    It serves ``GET /v2/conversations`` and ``GET /v2/transcriptions`` with one transcription's
+    ``/{id}``, ``/{id}/sentences`` and ``/{id}/artifact`` (see :mod:`.routes`), from the data and
+    with the changes of :class:`~.dataset.FakeDataset`.
+
+    :param records: the conversations, a number of them to generate with ``seed``, or None (none).
     :param token: the accepted bearer token (``Authorization: Bearer <token>``).
     :param host: interface to bind.
     :param port: port to bind; 0 picks a free one (see :attr:`port`).
@@ -63,6 +76,8 @@ class FakeConversationsAPI:
     :param chunked: send answers with ``Transfer-Encoding: chunked`` instead of a ``Content-Length``.
     :param faults: fault injection knobs (default: none); mutable at runtime via :attr:`faults`.
     :param verbose: log each request and handler errors to stderr.
+    :param transcriptions: also serve the transcription of every conversation given or generated that
+        refers to one (``transcription.id``), with its sentences, deterministic from ``seed``.
     """
 
     def __init__(
@@ -85,6 +100,7 @@ class FakeConversationsAPI:
         chunked: bool = False,
         faults: Faults | None = None,
         verbose: bool = False,
+        transcriptions: bool = True,
     ) -> None:
         if minute_seconds <= 0:
             raise ValueError("minute_seconds must be > 0")
@@ -95,8 +111,6 @@ class FakeConversationsAPI:
         self.verbose = verbose
         self.stats = Stats()
         self._budget = Budget(rate_limit_per_minute, minute_seconds, window_rule)
-        self._store = RecordStore()
-        self._changes: ChangeSchedule[FakeConversationsAPI] = ChangeSchedule()
         self._requested_port = port
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -106,11 +120,13 @@ class FakeConversationsAPI:
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
-        if isinstance(records, int):
-            records = generate_conversations(
-                records, seed=seed, title_chars=title_chars, non_ascii_share=non_ascii_share
-            )
-        self.add_records(records or [])
+        super().__init__(
+            records,
+            seed=seed,
+            title_chars=title_chars,
+            non_ascii_share=non_ascii_share,
+            transcriptions=transcriptions,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -194,61 +210,6 @@ class FakeConversationsAPI:
     def window_rule(self, value: str) -> None:
         self._budget.rule = check_rule(value)
         self._budget.reset()
-
-    # -- data ------------------------------------------------------------------------------------
-    def add_records(self, records: Iterable[dict[str, Any]]) -> None:
-        """Add (or replace, by ``id``) records; each needs a string ``id`` and ``created_at``.
-
-        :param records: the records; they are copied.
-        """
-        self._store.add(records)
-
-    def delete_records(self, ids: Iterable[str]) -> int:
-        """Delete records by id; returns how many existed.
-
-        :param ids: the ids to delete.
-        """
-        return self._store.delete(ids)
-
-    def insert_records(self, records: Iterable[dict[str, Any]], *, updated_at: datetime | str | None = None) -> None:
-        """Insert new records (created now, or back-dated), with ``updated_at`` set if given.
-
-        :param records: the records; each needs a new string ``id`` and a ``created_at``.
-        :param updated_at: their ``updated_at``; default their own (or their ``created_at``).
-        :raises ValueError: on an id already stored (nothing is inserted then).
-        """
-        self._store.insert(records, updated_at=updated_at)
-
-    def update_record(self, rid: str, fields: Mapping[str, Any], *, updated_at: datetime | str) -> dict[str, Any]:
-        """Change fields of a record (``created_at`` too: back-dating) and set its ``updated_at``.
-
-        :param rid: the record's id.
-        :param fields: the fields to set.
-        :param updated_at: its new ``updated_at`` (aware datetime or ISO-8601 string).
-        :return: a copy of the new version.
-        :raises KeyError: if no record has this id.
-        """
-        return self._store.update(rid, fields, updated_at=updated_at)
-
-    def after_request(self, n: int, change: Callable[[FakeConversationsAPI], object]) -> None:
-        """Apply ``change(api)`` once ``n`` data requests have been answered (while a run is in progress).
-
-        :param n: answered data requests (200s; counted from the server's start) before the change.
-        :param change: e.g. ``lambda api: api.update_record(rid, {"title": "new"}, updated_at=ts)``.
-        """
-        self._changes.add(n, change)
-
-    def records(self) -> list[dict[str, Any]]:
-        """Snapshot (copies) of all records sorted by ``created_at`` then ``id``."""
-        return self._store.records()
-
-    def ids_in_range(self, gte: datetime, lt: datetime) -> set[str]:
-        """Ids of the records with ``gte <= created_at < lt`` (naive datetimes are UTC).
-
-        :param gte: inclusive lower bound.
-        :param lt: exclusive upper bound.
-        """
-        return self._store.ids_in_range(gte, lt)
 
     # -- observation -----------------------------------------------------------------------------
     @property
@@ -347,7 +308,8 @@ class FakeConversationsAPI:
             body = error_body(401, "Missing or invalid bearer token")
             return self._respond(Answer(401, body, {"WWW-Authenticate": 'Bearer realm="api"'}))
         token = presented.strip()
-        if method != "GET" or split.path.rstrip("/") != ENDPOINT:
+        route = resolve(method, split.path)
+        if route is None:
             remaining = str(self._budget.remaining(token, time.time()))
             rate = {"x-ratelimit-endpoint-cost": "0", "x-ratelimit-remaining-minute": remaining}
             return self._respond(Answer(404, error_body(404, f"No route for {method} {split.path}"), rate))
@@ -359,8 +321,8 @@ class FakeConversationsAPI:
             delay = faults.slow_seconds
             self.stats._count(fault="slow")
         try:
-            q, unknown = parse_query(query, self.strict_params)
-            cost, error = request_cost(q.page), None
+            q, unknown = parse_query(query, self.strict_params, route.spec)
+            cost, error = request_cost(q.page) if route.paged else 1, None
         except QueryError as exc:
             q, unknown, cost, error = Query(), [], 1, exc
         self.stats._add(unknown=unknown)
@@ -373,40 +335,42 @@ class FakeConversationsAPI:
             return self._respond(Answer(429, error_body(429, message), headers_out, delay=delay))
         if error is not None:
             return self._respond(Answer(error.status, error_body(error.status, str(error)), headers_out))
-        rows, keys = self._store.snapshot()
+        if route.listing:
+            status, body = 200, self._list(route, q, faults)
+        else:
+            status, body = answer_transcription(route, q, self._transcripts)
+        if status == 200:
+            self._changes.answered(self)
+        return self._respond(Answer(status, body, headers_out, delay=delay))
+
+    def _list(self, route: Route, q: Query, faults: Faults) -> dict[str, Any]:
+        """Answer a list route from its store, with the boundary quirk and the deletion fault."""
+        store = self._store if route.kind == "conversations" else self._transcripts.rows
+        rows, keys = store.snapshot()
         quirk = bool(q.lower or q.updated_lower) and self._draw(faults.boundary_quirk_rate)
         result = run_query(rows, q, keys=keys, quirk="prepend" if quirk else None)
         if result.quirked:
             self.stats._count(fault="boundary_quirk")
         if faults.delete_per_request > 0:
+            deleting = self._store if route.kind == "conversations" else self._transcripts
             with self._lock:  # the fault draws share one seeded generator
-                self.stats._count(fault="delete", n=self._store.delete_random(self._rng, faults.delete_per_request))
-        self._changes.answered(self)
-        return self._respond(Answer(200, result.body, headers_out, delay=delay))
+                self.stats._count(fault="delete", n=deleting.delete_random(self._rng, faults.delete_per_request))
+        return result.body
 
     def _inject(self, faults: Faults) -> tuple[bool, Answer | None]:
         """Draw the request-level faults: ``(True, answer or None for a drop)`` when one hits."""
-        if self._draw(faults.drop_rate):
+        kind = next((kind for kind, rate in faults.request_rates() if self._draw(rate)), None)
+        if kind is None:
+            return False, None
+        if kind == "drop":
             self.stats._count(fault="drop")
             return True, None
-        if self._draw(faults.error_rate):
+        status, html = 500, False
+        if kind == "error":
             with self._lock:
                 status, html = self._rng.choice((500, 502, 503)), self._rng.random() < 0.5
-            if html:
-                text = f"<html><body><h1>{status} {error_body(status, '')['error']}</h1></body></html>"
-                return True, self._respond(Answer(status, text.encode(), content_type=HTML), "error")
-            return True, self._respond(Answer(status, error_body(status, "Injected server error")), "error")
-        if self._draw(faults.throttle_rate):
-            headers = {"x-ratelimit-endpoint-cost": "1", "x-ratelimit-remaining-minute": "0"}
-            if self.retry_after:
-                seconds = faults.throttle_retry_after
-                headers["Retry-After"] = retry_after_value(seconds, float(seconds).is_integer() and seconds >= 1)
-            message = error_body(429, "Rate limit exceeded (injected)")
-            return True, self._respond(Answer(429, message, headers), "throttle")
-        if self._draw(faults.non_json_rate):
-            body = b"<!DOCTYPE html><html><body><h1>Service maintenance</h1></body></html>"
-            return True, self._respond(Answer(200, body, content_type=HTML), "non_json")
-        return False, None
+        retry = faults.throttle_retry_after if self.retry_after else None
+        return True, self._respond(fault_answer(kind, status=status, html=html, retry_after=retry), kind)
 
 
 def _shutdown(conn: socket.socket) -> None:

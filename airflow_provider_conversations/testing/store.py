@@ -1,4 +1,4 @@
-"""The records a fake ``GET /v2/conversations`` serves: a thread-safe store with sorted snapshots."""
+"""The records a list endpoint of the fake API serves: a thread-safe store with sorted snapshots."""
 
 from __future__ import annotations
 
@@ -114,6 +114,19 @@ class RecordStore:
         """Copies of all records sorted by ``created_at`` then ``id``."""
         rows, _ = self.snapshot()
         return [copy_record(r.record) for r in rows]
+
+    def get(self, rid: str) -> dict[str, Any] | None:
+        """A copy of one record, or ``None`` if there is none with this id.
+
+        :param rid: the record's id.
+        """
+        with self._lock:
+            row = self._rows.get(rid)
+        return None if row is None else copy_record(row.record)
+
+    def __contains__(self, rid: object) -> bool:
+        with self._lock:
+            return rid in self._rows
 
     def ids_in_range(self, gte: datetime, lt: datetime) -> set[str]:
         """Ids of the records with ``gte <= created_at < lt`` (naive datetimes are UTC).
