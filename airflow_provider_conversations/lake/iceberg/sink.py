@@ -31,15 +31,15 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow_provider_conversations.lake.iceberg.catalog import ConversationsIcebergError
 from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
 from airflow_provider_conversations.lake.jsonl import LocalPart
-from airflow_provider_conversations.lake.windows import Window
+from airflow_provider_conversations.lake.windows import Window, window_of
 from airflow_provider_conversations.timestamps import format_timestamp, parse_api_timestamp
 
 if TYPE_CHECKING:
@@ -100,13 +100,14 @@ def read_started_key(window: Window) -> str:
     return f"{READ_STARTED}{format_timestamp(window.start)}/{format_timestamp(window.end)}"
 
 
-def committed_reads(table: Table) -> dict[Window, datetime]:
-    """Each window's latest recorded read start, along the current snapshot's ancestry (newest entry wins).
+def committed_reads(table: Table, snapshot_id: int | None = None) -> dict[Window, datetime]:
+    """Each window's latest recorded read start, along a snapshot's ancestry (newest entry wins).
 
     :param table: the table, as loaded.
+    :param snapshot_id: the snapshot (default the current one).
     """
     found: dict[Window, datetime] = {}
-    snapshot = table.current_snapshot()
+    snapshot = table.current_snapshot() if snapshot_id is None else table.snapshot_by_id(snapshot_id)
     while snapshot is not None:
         for key, value in (snapshot.summary.additional_properties if snapshot.summary else {}).items():
             if key.startswith(READ_STARTED):
@@ -295,6 +296,30 @@ class IcebergDestination:
                 format_timestamp(item.read_started),
                 sum(p.records for p in item.parts),
             )
+
+    def windows_holding(self, ids: Iterable[str], window_size: timedelta) -> set[Window]:
+        """The windows on the grid of ``window_size`` whose committed rows hold any of ``ids``.
+
+        A change sync adds them to the windows it rewrites, so a conversation back-dated into another
+        window leaves its old one in the same snapshot (no snapshot holds an id twice). Reads the ``id``
+        and ``created_at`` columns of the files whose statistics may hold the ids.
+
+        :param ids: conversation ids.
+        :param window_size: the table's window size.
+        """
+        from pyiceberg.expressions import In
+
+        wanted = sorted(set(ids))
+        if not wanted or self.table.current_snapshot() is None:
+            return set()
+        table = self.catalog.load_table(self.identifier)
+        found: set[Window] = set()
+        for chunk in range(0, len(wanted), 1000):
+            ids_in = cast(Any, In)("id", wanted[chunk : chunk + 1000])  # pyiceberg's stubs do not type its constructor
+            scan = table.scan(row_filter=ids_in, selected_fields=("created_at",))
+            for batch in scan.to_arrow_batch_reader():
+                found.update(window_of(ts, window_size) for ts in batch.column("created_at").to_pylist() if ts)
+        return found
 
     def lineage_summary(self) -> dict[str, Any]:
         """The table's identity for lineage and XCom: catalog name, identifier, location."""

@@ -81,3 +81,26 @@ def export(
         for i in range(0, len(items), group_size):
             results.append(dest.commit(items[i : i + group_size]))
     return results
+
+
+def change_sync(
+    hook, dest: IcebergDestination, updated_gte: datetime, updated_lt: datetime, window_size, max_records: int = 40
+) -> CommitResult | None:
+    """Rewrite, in one snapshot, every window a conversation updated in the range is in now or was in before."""
+    from airflow_provider_conversations.lake.windows import contiguous_runs, window_of
+
+    dest.check([])
+    started = datetime.now(timezone.utc)
+    changed = [
+        r for page in hook.read_pages(None, updated_at_gte=updated_gte, updated_at_lt=updated_lt) for r in page.records
+    ]
+    touched = {window_of(record_created_at(r), window_size) for r in changed}
+    touched |= dest.windows_holding([r["id"] for r in changed], window_size)  # back-dated: the old window too
+    if not touched:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        items = []
+        for run in contiguous_runs(touched):
+            by_window = read_windows(hook, run)
+            items += [stage_window(dest, w, by_window[w], started, Path(tmp), max_records) for w in run]
+        return dest.commit(items)
