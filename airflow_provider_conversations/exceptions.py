@@ -29,6 +29,18 @@ class ConversationsConnectionError(ConversationsArgumentError):
     """The Airflow connection is incomplete or unsafe (no token, bad URL, plain http, bad extras)."""
 
 
+class ConversationsTableMismatchError(ConversationsFilterError, AirflowFailException):
+    """The task would write a table whose committed shape (window size, file format, compression or
+    filters) differs from its own; raised before any API request or write, and not retried.
+
+    :param differences: each difference, named (``"window_size: table 1 day, 0:00:00, task 1:00:00"``).
+    """
+
+    def __init__(self, message: str, *, differences: list[str]) -> None:
+        super().__init__(message)
+        self.differences = differences
+
+
 class ConversationsDestinationError(AirflowException):
     """The S3 destination cannot be used: the bucket does not exist or is not reachable."""
 

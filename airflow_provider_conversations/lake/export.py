@@ -1,150 +1,34 @@
-"""Export a range: API -> local JSONL or Parquet parts per window -> S3, each window committed by a manifest written last.
+"""Export a range: one ordered read -> local part files per window -> a destination, window by window.
 
-The range is read once, in ``created_at`` order (:meth:`ConversationsHook.read_pages`); records
-are routed into their windows' local part files, and a window is published as soon as the read has
-passed its end, while the read goes on. The protocol per window (documented in ``docs/layout.rst``):
-
-1. Read the whole window into local part files (a temp dir; memory stays bounded). Nothing in S3 is
-   touched until the window is fully read, so a failure while paging leaves the previous state.
-2. Delete the window's manifest, if there is one: from here on the window reads as incomplete.
-3. Upload the parts under their deterministic keys (overwriting), multipart for large parts.
-4. Delete the window's data objects that this attempt did not write (stale parts of an earlier one).
-5. Write the manifest. The window is complete, and readers may trust exactly the parts it lists.
-
-:class:`WindowPublisher` lists what exists once per day partition, before the first of our writes to
-it, so a fresh window costs two S3 requests (its part and its manifest), an empty one a single request.
-The operators use :class:`~airflow_provider_conversations.lake.s3.lease.LeasedWindowPublisher`, which runs
-steps 2-5 under a lease per window and lists the partition afresh under it (two writers, one window).
+The range is read once, in ``created_at`` order (:meth:`ConversationsHook.read_pages`); records are
+routed into their windows' local part files (memory stays bounded), each finished part is staged in
+the destination (uploaded, still invisible) while the read goes on, and a window is committed as soon
+as the read has passed its end. What staging and committing mean is the destination's
+(:mod:`.destination`): the S3 layout swaps the window's manifest under a lease, an Iceberg table
+commits a snapshot. Either way a commit never replaces a version read later than this one.
 """
 
 from __future__ import annotations
 
-import json
+import errno
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.api.filters import ConversationFilters
-from airflow_provider_conversations.api.wire import Page
+from airflow_provider_conversations.exceptions import ConversationsDestinationError
+from airflow_provider_conversations.lake.destination import Destination, WindowParts, WindowResult
 from airflow_provider_conversations.lake.formats import new_part_writer
-from airflow_provider_conversations.lake.jsonl import LocalPart
-from airflow_provider_conversations.lake.s3.layout import PartitionLayout
-from airflow_provider_conversations.lake.schema import schema_description
 from airflow_provider_conversations.lake.windows import Window
-from airflow_provider_conversations.reading.walk import TimedRecord
 from airflow_provider_conversations.timestamps import format_timestamp
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-MANIFEST_VERSION = 1
-
-
-@dataclass
-class WindowResult:
-    """What one window's export did (goes to XCom through :meth:`summary`)."""
-
-    window: Window
-    records: int = 0
-    #: bytes of the window's data objects (not in :meth:`summary`; the lineage's output size)
-    size: int = 0
-    pages: int = 0
-    keys: list[str] = field(default_factory=list)
-    manifest_key: str = ""
-    deleted_stale: int = 0
-    seconds: float = 0.0
-    remaining_budget: int | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """A small JSON-safe dict: bounds, counts and keys, never records."""
-        return {
-            "created_at_gte": format_timestamp(self.window.start),
-            "created_at_lt": format_timestamp(self.window.end),
-            "records": self.records,
-            "pages": self.pages,
-            "keys": self.keys,
-            "manifest": self.manifest_key,
-        }
-
-
-def manifest_bytes(
-    window: Window, layout: PartitionLayout, parts: list[LocalPart], filters: ConversationFilters
-) -> bytes:
-    """The window's manifest: deterministic for the same records (no wall-clock time in it).
-
-    A Parquet window's manifest also records ``file_format`` and the files' ``schema``; a JSONL
-    manifest has neither (its bytes are those of earlier releases).
-    """
-    body: dict[str, Any] = {
-        "manifest_version": MANIFEST_VERSION,
-        "complete": True,
-        "created_at_gte": format_timestamp(window.start),
-        "created_at_lt": format_timestamp(window.end),
-        "record_count": sum(p.records for p in parts),
-        "compression": layout.compression,
-        "filters": filters.as_dict(),
-        "parts": [
-            {"key": layout.part_key(window, n), "records": p.records, "bytes": p.size, "md5": p.md5}
-            for n, p in enumerate(parts)
-        ],
-    }
-    if layout.file_format != "jsonl":
-        body["file_format"] = layout.file_format
-        body["schema"] = schema_description(layout.file_format)
-    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-class WindowPublisher:
-    """Steps 2-5 of the protocol for windows of one task; thread-safe.
-
-    :param s3: the S3 hook.
-    :param bucket: destination bucket.
-    :param layout: key names.
-    """
-
-    def __init__(self, s3: S3Hook, bucket: str, layout: PartitionLayout) -> None:
-        self.s3, self.bucket, self.layout = s3, bucket, layout
-        self._listed: dict[str, frozenset[str]] = {}
-        self._lock = threading.Lock()
-
-    def existing(self, window: Window) -> frozenset[str]:
-        """Keys in the window's day partition before this task wrote to it (listed once per day)."""
-        partition = self.layout.partition(window)
-        with self._lock:
-            if partition not in self._listed:
-                keys = self.s3.list_keys(bucket_name=self.bucket, prefix=f"{partition}/") or []
-                self._listed[partition] = frozenset(keys)
-            return self._listed[partition]
-
-    def publish(self, window: Window, parts: list[LocalPart], manifest: bytes) -> tuple[list[str], int]:
-        """Publish a fully read window; return the data keys written and the number of stale keys deleted."""
-        existing = self.existing(window)
-        manifest_key = self.layout.manifest_key(window)
-        if manifest_key in existing:
-            self.s3.delete_objects(self.bucket, [manifest_key])
-        keys = [self.layout.part_key(window, n) for n in range(len(parts))]
-        for part, key in zip(parts, keys, strict=True):
-            self.s3.load_file(part.path, key=key, bucket_name=self.bucket, replace=True)
-        part_prefix, written = self.layout.part_prefix(window), set(keys)
-        stale = sorted(k for k in existing if k.startswith(part_prefix) and k not in written)
-        if stale:
-            self.s3.delete_objects(self.bucket, stale)
-        self.before_commit(window)
-        self.s3.load_bytes(manifest, key=manifest_key, bucket_name=self.bucket, replace=True)
-        return keys, len(stale)
-
-    def before_commit(self, window: Window) -> None:
-        """Called just before the window's manifest is written; raise to write none (default: nothing).
-
-        :param window: the window about to be committed.
-        """
-
+    from airflow_provider_conversations.api.wire import Page
+    from airflow_provider_conversations.reading.walk import TimedRecord
 
 _Item = tuple[dict[str, Any], datetime, int]
 
@@ -165,61 +49,83 @@ def ties_sorted_by_id(items: Iterable[_Item]) -> Iterator[_Item]:
 
 
 class _OpenWindow:
-    """A window being read: its local part files."""
+    """A window being read: its local part files and the uploads of those already finished."""
 
-    def __init__(self, result: WindowResult, layout: PartitionLayout, max_records: int, tmp_dir: str | Path | None):
-        self.result = result
-        self.tmp = tempfile.TemporaryDirectory(prefix="conversations-", dir=tmp_dir)
+    def __init__(
+        self, window: Window, file_format: str, compression: str | None, max_records: int, tmp_dir: str | None
+    ):
+        self.window = window
+        try:
+            self.tmp = tempfile.TemporaryDirectory(prefix="conversations-", dir=tmp_dir)
+        except OSError as err:
+            raise _disk_error(err, tmp_dir) from err
         self.writer = new_part_writer(
-            Path(self.tmp.name), file_format=layout.file_format, compression=layout.compression, max_records=max_records
+            Path(self.tmp.name), file_format=file_format, compression=compression, max_records=max_records
         )
+        self.pages = 0
         self.last_page = -1
 
 
+def _disk_error(err: OSError, tmp_dir: str | None) -> BaseException:
+    """An error that names ``tmp_dir`` when the local disk is full (or refuses us); others unchanged."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+        where = tmp_dir or tempfile.gettempdir()
+        return ConversationsDestinationError(
+            f"tmp_dir: cannot write the window's part files under {where!r}: {err.strerror or err}. Free space "
+            "there, or pass tmp_dir= a directory with room for a few windows' data."
+        )
+    return err
+
+
 class RangeExport:
-    """Route the records of one ordered read into ``windows`` and publish each window once the read has passed it.
+    """Route the records of one ordered read into ``windows`` and commit each window once the read has passed it.
 
     Drive it with :meth:`route` for every record in ``created_at`` order, then :meth:`finish`; on any
-    failure call :meth:`abort` (:meth:`run` does all three). Windows are published by
-    ``publish_concurrency`` threads while the read goes on; at most ``2 x publish_concurrency``
-    windows wait read but unpublished, then :meth:`route` blocks (memory and disk stay bounded).
+    failure call :meth:`abort` (:meth:`run` does all three). Parts are staged and windows committed by
+    ``publish_concurrency`` threads while the read goes on; at most ``2 x publish_concurrency`` windows
+    wait read but uncommitted, then :meth:`route` blocks (memory and disk stay bounded).
 
-    Failure semantics: a window is committed (its manifest written) only after every one of its parts
-    is uploaded, so a failed publish leaves that window uncommitted. Once a failed publish is known,
-    no further window is handed to the publishers; windows already handed over are still published.
+    Failure semantics: a window is committed only after every one of its parts is staged, so a failed
+    stage or commit leaves that window's committed version as it was. Once a failure is known, no
+    further window is handed over; windows already handed over are still committed.
 
     :param windows: contiguous windows in order.
-    :param publisher: publishes a window (steps 2-5 of the module docstring).
-    :param filters: the filters of the read (recorded in the manifests).
-    :param max_records_per_file: records per data object, at most.
-    :param publish_concurrency: windows published at once (0: in the calling thread, the read waiting).
+    :param destination: stages parts and commits windows (:class:`~.destination.Destination`).
+    :param read_started: when the read began (aware UTC), recorded with every window committed.
+    :param max_records_per_file: records per data file, at most.
+    :param publish_concurrency: windows committed at once (0: in the calling thread, the read waiting).
+    :param group_size: windows per commit (the S3 layout commits each window alone; an Iceberg export
+        commits groups of windows in one snapshot).
     :param tmp_dir: where local part files go (default: the system's temp dir).
-    :param on_published: called with each window's result once it is committed (from a publishing thread).
+    :param on_committed: called with each window's result once committed (from a publishing thread).
     """
 
     def __init__(
         self,
         windows: list[Window],
-        publisher: WindowPublisher,
+        destination: Destination,
         *,
-        filters: ConversationFilters,
+        read_started: datetime,
         max_records_per_file: int = 100_000,
         publish_concurrency: int = 2,
-        tmp_dir: str | Path | None = None,
-        on_published: Callable[[WindowResult], None] | None = None,
+        group_size: int = 1,
+        tmp_dir: str | None = None,
+        on_committed: Callable[[WindowResult], None] | None = None,
     ) -> None:
-        self.windows, self.publisher, self.filters = windows, publisher, filters
-        self.max_records_per_file, self.tmp_dir, self.on_published = max_records_per_file, tmp_dir, on_published
-        self.results = [WindowResult(w, manifest_key=publisher.layout.manifest_key(w)) for w in windows]
+        self.windows, self.destination, self.read_started = windows, destination, read_started
+        self.max_records_per_file, self.tmp_dir, self.on_committed = max_records_per_file, tmp_dir, on_committed
+        self.group_size = max(1, group_size)
+        self.results: list[WindowResult] = []
         #: ``x-ratelimit-remaining-minute`` of the last page read, recorded in each window's result.
         self.remaining_budget: int | None = None
-        self._slots = threading.BoundedSemaphore(2 * max(1, publish_concurrency))  # windows read, not published
+        self._slots = threading.BoundedSemaphore(2 * max(1, publish_concurrency) * self.group_size)
         self._pool = (
             ThreadPoolExecutor(max_workers=publish_concurrency, thread_name_prefix="conversations-publish")
             if publish_concurrency > 0
             else None
         )
         self._publishing: list[Future[None]] = []
+        self._group: list[tuple[WindowParts, _OpenWindow | None, float]] = []
         self._index = 0  # the window records go to now
         self._open: _OpenWindow | None = None  # its local files, once it has a record
         self._started = time.monotonic()
@@ -255,8 +161,8 @@ class RangeExport:
         :param record: the record, exactly as the API returned it.
         :param created_at: its parsed ``created_at`` (not before the previous record's).
         :param serial: the serial number of the page it came on (counts the window's pages).
-        :raises Exception: a failed publish of an earlier window, or a local write error; call
-            :meth:`abort` then. Nothing of the current window has reached S3.
+        :raises Exception: a failed stage or commit of an earlier window, or a local write error; call
+            :meth:`abort` then. Nothing of the current window is committed.
         """
         if self._index >= len(self.windows) or created_at >= self.windows[self._index].end:  # (a hot path)
             self.close_until(created_at)
@@ -264,78 +170,88 @@ class RangeExport:
                 raise RuntimeError(f"a record created at {format_timestamp(created_at)}, after the last window")
         if self._open is None:
             self._open = _OpenWindow(
-                self.results[self._index], self.publisher.layout, self.max_records_per_file, self.tmp_dir
+                self.windows[self._index],
+                self.destination.file_format,
+                self.destination.compression,
+                self.max_records_per_file,
+                self.tmp_dir,
             )
-        self._open.writer.write(record)
+        try:
+            self._open.writer.write(record)
+        except OSError as err:
+            raise _disk_error(err, self.tmp_dir) from err
         if serial != self._open.last_page:
-            self._open.result.pages += 1
+            self._open.pages += 1
             self._open.last_page = serial
 
     def close_until(self, created_at: datetime | None) -> None:
         """Hand every window that ends at or before ``created_at`` (``None``: every window left) to the publishers.
 
         :param created_at: how far the read has come.
-        :raises Exception: the error of a publish that failed (before any further window is handed
+        :raises Exception: the error of a commit that failed (before any further window is handed
             over); call :meth:`abort` then.
         """
         while self._index < len(self.windows) and (created_at is None or created_at >= self.windows[self._index].end):
             self._raise_failed_publish()
-            self._slots.acquire()  # blocks while too many windows wait to be published
+            self._slots.acquire()  # blocks while too many windows wait to be committed
             try:
                 self._raise_failed_publish()  # one may have failed while we waited
             except BaseException:
                 self._slots.release()
                 raise
-            result, state, started = self.results[self._index], self._open, self._started
-            result.remaining_budget = self.remaining_budget
-            self._open = None
-            if self._pool is None:
-                self.publish(result, state, started)
-            else:
-                self._publishing.append(self._pool.submit(self.publish, result, state, started))
+            state, self._open = self._open, None
+            parts = WindowParts(self.windows[self._index], self.read_started, pages=state.pages if state else 0)
+            self._group.append((parts, state, self._started))
             self._index, self._started = self._index + 1, time.monotonic()
+            if len(self._group) >= self.group_size or self._index >= len(self.windows):
+                group, self._group = self._group, []
+                if self._pool is None:
+                    self.publish(group)
+                else:
+                    self._publishing.append(self._pool.submit(self.publish, group))
 
-    def publish(self, result: WindowResult, state: _OpenWindow | None, started: float) -> None:
-        """Finish a window's local parts, write its manifest bytes and publish it (steps 2-5).
+    def publish(self, group: list[tuple[WindowParts, _OpenWindow | None, float]]) -> None:
+        """Finish the group's local parts, stage them and commit the group. Local files are removed whatever happens.
 
-        Its local files are removed whatever happens.
-
-        :param result: the window's result, filled in here.
-        :param state: its local files (``None``: an empty window).
-        :param started: when the window's read began (``time.monotonic()``), for ``result.seconds``.
-        :raises Exception: what the publisher raised; the window then has no manifest (uncommitted).
+        :param group: fully read windows: their versions, local files (``None``: empty) and read start
+            (``time.monotonic()``, for ``seconds``).
+        :raises Exception: what the destination raised; the group's windows keep their committed versions.
         """
+        remaining = self.remaining_budget
         try:
-            parts = state.writer.close() if state else []
-            result.records = sum(p.records for p in parts)
-            result.size = sum(p.size for p in parts)
-            manifest = manifest_bytes(result.window, self.publisher.layout, parts, self.filters)
-            result.keys, result.deleted_stale = self.publisher.publish(result.window, parts, manifest)
+            for parts, state, _ in group:
+                if state is not None:
+                    parts.parts = state.writer.close()
+                    parts.staged = [self.destination.stage(parts.window, n, part) for n, part in enumerate(parts.parts)]
+            results = self.destination.commit([parts for parts, _, _ in group])
         finally:
-            if state:
-                state.tmp.cleanup()
-            self._slots.release()
-        result.seconds = time.monotonic() - started
-        if self.on_published:
-            self.on_published(result)
+            for _, state, _ in group:
+                if state is not None:
+                    state.tmp.cleanup()
+                self._slots.release()
+        for result, (_, _, started) in zip(results, group, strict=True):
+            result.seconds, result.remaining_budget = time.monotonic() - started, remaining
+            if self.on_committed:
+                self.on_committed(result)
+        self.results += results
 
     def finish(self) -> list[WindowResult]:
-        """Hand the windows left (empty ones included) to the publishers and wait until every one is committed.
+        """Hand the windows left (empty ones included) over and wait until every one is committed.
 
         :return: one result per window, in order.
-        :raises Exception: the first failed publish; windows handed over before it was known are
-            still published, no later window is handed over.
+        :raises Exception: the first failed commit; windows handed over before it was known are
+            still committed, no later window is handed over.
         """
         self.close_until(None)
         self._shutdown()
         for future in self._publishing:
             future.result()
-        return self.results
+        return sorted(self.results, key=lambda r: r.window.start)
 
     def abort(self) -> None:
         """Clean up after a failure: drop the open window's local files, wait for the windows handed over.
 
-        Nothing of the open window has reached S3; the windows already handed over are still published.
+        Nothing of the open window is committed; the windows already handed over are still committed.
         """
         if self._open is not None:
             self._open.tmp.cleanup()
@@ -355,16 +271,40 @@ class RangeExport:
 
 
 def export_range(
-    pages: Iterable[tuple[Page, list[TimedRecord]]], windows: list[Window], publisher: WindowPublisher, **options: Any
+    pages: Iterable[tuple[Page, list[TimedRecord]]],
+    windows: list[Window],
+    destination: Destination,
+    *,
+    read_started: datetime,
+    max_records_per_file: int = 100_000,
+    publish_concurrency: int = 2,
+    group_size: int = 1,
+    tmp_dir: str | None = None,
+    on_committed: Callable[[WindowResult], None] | None = None,
 ) -> list[WindowResult]:
-    """Route the records of one ordered read of ``windows``' range into the windows and publish each.
+    """Route the records of one ordered read of ``windows``' range into the windows and commit each.
 
     :param pages: the read, in ``created_at`` order (:meth:`ConversationsHook.read_pages` over the
-        windows' whole range).
+        windows' whole range), begun at ``read_started``.
     :param windows: contiguous windows in order.
-    :param publisher: publishes a window (steps 2-5).
-    :param options: the keyword arguments of :class:`RangeExport` (``filters`` is required).
-    :return: one result per window, in order. On a failure (of the read or of a publish), windows
-        already read are still published, the others are not touched, and the error is raised.
+    :param destination: stages parts and commits windows.
+    :param read_started: when the read began (aware UTC).
+    :param max_records_per_file: records per data file, at most.
+    :param publish_concurrency: windows committed at once.
+    :param group_size: windows per commit.
+    :param tmp_dir: where local part files go.
+    :param on_committed: called with each window's result once committed.
+    :return: one result per window, in order. On a failure (of the read or of a commit), windows
+        already read are still committed, the others are not touched, and the error is raised.
     """
-    return RangeExport(windows, publisher, **options).run(pages)
+    export = RangeExport(
+        windows,
+        destination,
+        read_started=read_started,
+        max_records_per_file=max_records_per_file,
+        publish_concurrency=publish_concurrency,
+        group_size=group_size,
+        tmp_dir=tmp_dir,
+        on_committed=on_committed,
+    )
+    return export.run(pages)

@@ -1,4 +1,5 @@
-"""Two writers, one window: the lease per window, taken with S3 conditional writes on moto's server."""
+"""Two writers, one window: the lease per window, taken with S3 conditional writes on moto's server, renewed
+while held, lapsing soon after its holder died."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsWindowBusyError
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
-from airflow_provider_conversations.lake.s3.lease import LeasedWindowPublisher, WindowLease, lease_key
+from airflow_provider_conversations.lake.s3.lease import WindowLease, lease_key
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.conftest import TOKEN
-from tests.integration.conftest import read_objects
+from tests.integration.conftest import read_objects, run_output
 
 UTC = timezone.utc
 DAY = datetime(2025, 1, 3, tzinfo=UTC)
@@ -28,19 +29,45 @@ KEY = lease_key(LAYOUT, WINDOW)
 def lease(s3_client, bucket: str, owner: str, **kwargs) -> WindowLease:
     kwargs.setdefault("wait_seconds", 0.0)
     kwargs.setdefault("poll_seconds", 0.01)
+    kwargs.setdefault("renew", False)
     return WindowLease(s3_client, bucket, KEY, WINDOW, owner, **kwargs)
 
 
-def test_a_second_writer_fails_naming_the_window_and_the_holder(s3_client, bucket):
+def test_a_second_writer_logs_who_holds_the_window_then_fails_saying_how_to_free_it(
+    s3_client, bucket, caplog, capsys
+):
+    caplog.set_level("INFO")
     first = lease(s3_client, bucket, "dag/export/run1/-1")
     first.take()
     with pytest.raises(
         ConversationsWindowBusyError, match=r"window \[2025-01-03T06:00:00.000000Z, .*held by dag/export"
     ) as err:
-        lease(s3_client, bucket, "dag/sync/run7/-1").take()
-    assert err.value.owner.startswith("held by dag/export/run1/-1") and KEY in err.value.window
+        lease(s3_client, bucket, "dag/sync/run7/-1", wait_seconds=0.05).take()
+    assert err.value.owner.startswith("held by dag/export/run1/-1 since 20") and KEY in err.value.window
+    assert "clear its task instance" in str(err.value) and "lapses by itself" in str(err.value)
+    waiting = [line for line in run_output(capsys, caplog).splitlines() if "waiting up to" in line]
+    assert waiting and "is held by dag/export/run1/-1 since" in waiting[0] and " until " in waiting[0]
     first.release()
     lease(s3_client, bucket, "dag/sync/run7/-1").take()  # free again
+
+
+def test_a_dead_holders_lease_lapses_within_lease_seconds(s3_client, bucket):
+    dead = lease(s3_client, bucket, "dag/export/run1/-1", lease_seconds=1.0)
+    dead.take()  # and the worker dies: nobody renews or releases it
+    other = lease(s3_client, bucket, "dag/sync/run2/-1", wait_seconds=10, poll_seconds=0.1)
+    started = datetime.now(UTC)
+    other.take()
+    assert datetime.now(UTC) - started < timedelta(seconds=5)
+    assert json.loads(s3_client.get_object(Bucket=bucket, Key=KEY)["Body"].read())["owner"] == "dag/sync/run2/-1"
+
+
+def test_a_live_holder_keeps_its_lease_by_renewing_it(s3_client, bucket):
+    alive = lease(s3_client, bucket, "dag/export/run1/-1", lease_seconds=3, renew=True)
+    alive.take()
+    with pytest.raises(ConversationsWindowBusyError):
+        lease(s3_client, bucket, "dag/sync/run2/-1", wait_seconds=6.5, poll_seconds=0.3).take()
+    alive.check()  # still ours after more than two lease periods
+    alive.release()
 
 
 def test_the_same_task_or_an_expired_lease_is_taken_over_and_the_loser_cannot_commit(s3_client, bucket):
@@ -49,13 +76,13 @@ def test_the_same_task_or_an_expired_lease_is_taken_over_and_the_loser_cannot_co
     dead.take()
     retry = lease(s3_client, bucket, "dag/export/run1/-1", clock=lambda: now[0])
     retry.take()  # a retry of the same task instance (its worker died)
-    with pytest.raises(ConversationsDestinationError, match="expired and another task took the window over"):
+    with pytest.raises(ConversationsDestinationError, match="lapsed and another task took the window over"):
         dead.check()
     other = lease(s3_client, bucket, "dag/sync/run2/-1", clock=lambda: now[0])
     with pytest.raises(ConversationsWindowBusyError):
         other.take()  # another task, the lease not expired
-    now[0] += timedelta(minutes=16)
-    other.take()  # expired (15 minutes): taken over
+    now[0] += timedelta(seconds=61)
+    other.take()  # lapsed (60 seconds without renewal): taken over
     retry.release()  # not its lease any more: left alone
     assert json.loads(s3_client.get_object(Bucket=bucket, Key=KEY)["Body"].read())["owner"] == "dag/sync/run2/-1"
 
@@ -63,8 +90,8 @@ def test_the_same_task_or_an_expired_lease_is_taken_over_and_the_loser_cannot_co
 def test_two_tasks_on_one_window_commit_one_after_the_other(
     conversations_api_factory, set_conn, s3_client, bucket, monkeypatch
 ):
-    """Writer A is held inside its publish (lease taken, parts uploaded); B waits for the lease, then
-    replaces the window. The manifest in the end lists exactly the parts in S3, with their bytes.
+    """Writer A is held inside its commit (lease taken, parts staged); B, whose read began later, waits for
+    the lease, then replaces the window. The manifest in the end lists exactly the parts in S3, with their bytes.
     """
     from airflow_provider_conversations.testing import generate_conversations
 
@@ -76,13 +103,13 @@ def test_two_tasks_on_one_window_commit_one_after_the_other(
     api = conversations_api_factory(records=records, token=TOKEN)
     set_conn(api.url, TOKEN)
     inside, go_on = threading.Event(), threading.Event()
-    real = LeasedWindowPublisher.before_commit
+    real = WindowLease.check
 
-    def held(self, window):
+    def held(self):
         if self.owner == "task a":
             inside.set()
             assert go_on.wait(30)
-        real(self, window)
+        real(self)
 
     errors: list[BaseException] = []
 
@@ -100,7 +127,7 @@ def test_two_tasks_on_one_window_commit_one_after_the_other(
         except BaseException as err:  # reported below, in the test thread
             errors.append(err)
 
-    monkeypatch.setattr(LeasedWindowPublisher, "before_commit", held)
+    monkeypatch.setattr(WindowLease, "check", held)
     a = threading.Thread(target=run, args=("a", 2))
     a.start()
     assert inside.wait(30), errors
@@ -115,16 +142,43 @@ def test_two_tasks_on_one_window_commit_one_after_the_other(
     objects = read_objects(s3_client, bucket, "p/")
     manifest = json.loads(objects["p/date=2025-01-03/_manifest-060000-070000.json"])
     parts = sorted(k for k in objects if "/part-" in k)
-    assert [p["key"] for p in manifest["parts"]] == parts == ["p/date=2025-01-03/part-060000-070000-00000.jsonl"]
+    assert [p["key"] for p in manifest["parts"]] == parts and len(parts) == 1  # B's version: one part
+    assert parts[0].startswith("p/date=2025-01-03/part-060000-070000-00000-")
     assert all(hashlib.md5(objects[p["key"]]).hexdigest() == p["md5"] for p in manifest["parts"])
     assert not any("/_lease-" in k for k in objects)
 
 
-def test_the_lease_object_carries_the_tasks_extra_args(s3_client, bucket):
-    # A bucket that refuses PUTs without SSE headers must accept the lease too.
-    extra = {"ServerSideEncryption": "AES256", "Metadata": {"team": "lake"}}
+def test_the_lease_object_carries_only_the_control_object_extra_args(s3_client, bucket):
+    # A bucket that refuses PUTs without SSE headers must accept the lease too; a storage class or metadata
+    # meant for data parts stays off it.
+    extra = {"ServerSideEncryption": "AES256", "Metadata": {"team": "lake"}, "StorageClass": "GLACIER"}
     held = lease(s3_client, bucket, "dag/export/run1/-1", extra_args=extra)
     held.take()
     head = s3_client.head_object(Bucket=bucket, Key=KEY)
-    assert head["ServerSideEncryption"] == "AES256" and head["Metadata"] == {"team": "lake"}
+    assert head["ServerSideEncryption"] == "AES256" and head["Metadata"] == {}
+    assert head.get("StorageClass", "STANDARD") == "STANDARD"
     held.release()
+
+
+def test_a_glacier_class_task_killed_mid_commit_is_taken_over_by_its_retry(s3_client, bucket):
+    extra = {"StorageClass": "GLACIER"}
+    lease(s3_client, bucket, "dag/export/run1/-1", extra_args=extra).take()  # killed: never released
+    retry = lease(s3_client, bucket, "dag/export/run1/-1", extra_args=extra)
+    retry.take()
+    retry.check()
+    retry.release()
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=bucket, Prefix=KEY)
+
+
+def test_sse_c_is_sent_on_every_request_that_touches_the_lease(s3_client, bucket):
+    import base64
+    import os
+
+    key = base64.b64encode(os.urandom(32)).decode()[:32]
+    extra = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    lease(s3_client, bucket, "dag/export/run1/-1", extra_args=extra).take()  # killed
+    retry = lease(s3_client, bucket, "dag/export/run1/-1", extra_args=extra)
+    retry.take()  # reads the holder with the key
+    retry.check()  # HEAD with the key
+    retry.release()
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=bucket, Prefix=KEY)

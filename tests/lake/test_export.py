@@ -1,7 +1,7 @@
-"""export: records routed into windows, each window published once the read has passed it, and what a failure does.
+"""export: records routed into windows, each window committed once the read has passed it, and what a failure does.
 
-An in-memory publisher stands in for S3 where the routing and the failure semantics are tested; a
-fake S3 hook records what :class:`WindowPublisher` does to the bucket.
+An in-memory destination stands in for S3 or Iceberg; the S3 layout's own commit is tested in
+``tests/lake/s3/test_table.py``.
 """
 
 from __future__ import annotations
@@ -14,43 +14,54 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.api.wire import Page
-from airflow_provider_conversations.lake.export import (
-    RangeExport,
-    WindowPublisher,
-    WindowResult,
-    export_range,
-    ties_sorted_by_id,
-)
+from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
+from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
+from airflow_provider_conversations.lake.export import export_range as _export_range
 from airflow_provider_conversations.lake.jsonl import LocalPart
-from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.windows import Window, split_windows
 from airflow_provider_conversations.timestamps import format_timestamp
 
 D = datetime(2025, 3, 9, tzinfo=timezone.utc)
 WINDOWS = split_windows(D, D + timedelta(hours=4), timedelta(hours=1))  # four hourly windows
-FILTERS = ConversationFilters(platform="zoom")
+READ_STARTED = D + timedelta(days=30)
+
+
+def export_range(pages, windows, destination, **kwargs) -> list[WindowResult]:
+    return _export_range(pages, windows, destination, read_started=READ_STARTED, **kwargs)
 
 
 class PublishFailed(Exception):
     pass
 
 
-class MemoryPublisher:
-    """Publishes into a dict; can fail, or hold, the publish of chosen windows."""
+class MemoryDestination:
+    """Commits into a dict; can fail, or hold, the commit of chosen windows."""
+
+    file_format, compression = "jsonl", None
 
     def __init__(self, fail: set[int] = frozenset(), hold: dict[int, threading.Event] | None = None) -> None:
-        self.layout = PartitionLayout("p")
         self.fail, self.hold = fail, hold or {}
+        self.staged: list[tuple[int, int]] = []
         self.started: dict[int, threading.Event] = {i: threading.Event() for i in range(len(WINDOWS))}
         self.attempted: list[int] = []
         self.committed: dict[int, dict] = {}  # window index -> its manifest
         self.lines: dict[int, list[dict]] = {}
         self._lock = threading.Lock()
 
-    def publish(self, window: Window, parts: list[LocalPart], manifest: bytes) -> tuple[list[str], int]:
-        index = WINDOWS.index(window)
+    def check(self, windows: list[Window]) -> None:
+        pass
+
+    def stage(self, window: Window, number: int, part: LocalPart) -> str:
+        with self._lock:
+            self.staged.append((WINDOWS.index(window), number))
+        return f"w{WINDOWS.index(window)}-{number}"
+
+    def commit(self, group: list[WindowParts]) -> list[WindowResult]:
+        return [self._commit(parts) for parts in group]
+
+    def _commit(self, parts: WindowParts) -> WindowResult:
+        index = WINDOWS.index(parts.window)
         with self._lock:
             self.attempted.append(index)
         self.started[index].set()
@@ -58,11 +69,11 @@ class MemoryPublisher:
             assert self.hold[index].wait(timeout=10), "the test never released the window"
         if index in self.fail:
             raise PublishFailed(f"window {index}")
-        lines = [json.loads(line) for part in parts for line in part.path.read_text().splitlines()]
+        lines = [json.loads(line) for part in parts.parts for line in part.path.read_text().splitlines()]
         with self._lock:
             self.lines[index] = lines
-            self.committed[index] = json.loads(manifest)
-        return [self.layout.part_key(window, n) for n in range(len(parts))], 0
+            self.committed[index] = {"records": parts.records, "read_started": parts.read_started}
+        return WindowResult(parts.window, records=parts.records, pages=parts.pages, keys=list(parts.staged))
 
 
 def rec(i: int, minutes: float) -> tuple[dict, datetime]:
@@ -75,7 +86,7 @@ def page(*timed: tuple[dict, datetime], remaining: int | None = None) -> tuple[P
 
 
 def test_records_land_in_their_windows_and_every_window_is_committed(tmp_path: Path):
-    publisher = MemoryPublisher()
+    publisher = MemoryDestination()
     pages = [
         page(rec(1, 10), rec(2, 59), remaining=598),
         page(rec(3, 60), rec(4, 100), remaining=597),  # window 1
@@ -86,9 +97,8 @@ def test_records_land_in_their_windows_and_every_window_is_committed(tmp_path: P
         pages,
         WINDOWS,
         publisher,
-        filters=FILTERS,
-        tmp_dir=tmp_path,
-        on_published=lambda r: done.append(WINDOWS.index(r.window)),
+        tmp_dir=str(tmp_path),
+        on_committed=lambda r: done.append(WINDOWS.index(r.window)),
     )
     assert [r.records for r in results] == [2, 2, 0, 1]
     assert [r.pages for r in results] == [1, 1, 0, 1]
@@ -99,27 +109,25 @@ def test_records_land_in_their_windows_and_every_window_is_committed(tmp_path: P
         3: ["r005"],
     }
     assert sorted(done) == [0, 1, 2, 3]
-    manifest = publisher.committed[1]
-    assert manifest["record_count"] == 2 and manifest["filters"] == {"platform": "zoom"} and manifest["complete"]
-    assert results[2].keys == [] and publisher.committed[2]["parts"] == []
+    assert publisher.committed[1] == {"records": 2, "read_started": READ_STARTED}
+    assert results[2].keys == [] and publisher.committed[2]["records"] == 0
+    assert results[0].keys == ["w0-0"] and sorted(publisher.staged) == [(0, 0), (1, 0), (3, 0)]
     # The remaining budget a window reports is the last one the read had seen when the window was closed.
     assert results[0].remaining_budget in (597, 598) and results[3].remaining_budget == 596
     assert list(tmp_path.iterdir()) == []  # every local part file is gone
 
 
 def test_a_window_spanning_pages_counts_each_page_once():
-    publisher = MemoryPublisher()
-    results = export_range(
-        [page(rec(1, 1), rec(2, 2)), page(rec(3, 3)), page(rec(4, 61))], WINDOWS, publisher, filters=FILTERS
-    )
+    publisher = MemoryDestination()
+    results = export_range([page(rec(1, 1), rec(2, 2)), page(rec(3, 3)), page(rec(4, 61))], WINDOWS, publisher)
     assert [(r.records, r.pages) for r in results] == [(3, 2), (1, 1), (0, 0), (0, 0)]
 
 
 def test_a_failing_publish_fails_the_export_and_no_later_window_is_touched(tmp_path: Path):
-    publisher = MemoryPublisher(fail={1})
+    publisher = MemoryDestination(fail={1})
     pages = [page(rec(1, 10)), page(rec(2, 70)), page(rec(3, 130)), page(rec(4, 190))]
     with pytest.raises(PublishFailed, match="window 1"):
-        export_range(pages, WINDOWS, publisher, filters=FILTERS, publish_concurrency=0, tmp_dir=tmp_path)
+        export_range(pages, WINDOWS, publisher, publish_concurrency=0, tmp_dir=str(tmp_path))
     assert publisher.attempted == [0, 1]  # windows 2 and 3 were never handed over
     assert list(publisher.committed) == [0]  # the failed window stays uncommitted
     assert list(tmp_path.iterdir()) == []
@@ -127,8 +135,8 @@ def test_a_failing_publish_fails_the_export_and_no_later_window_is_touched(tmp_p
 
 def test_no_window_is_handed_over_once_a_failed_publish_is_known(tmp_path: Path):
     release = threading.Event()
-    publisher = MemoryPublisher(fail={0}, hold={0: release})
-    export = RangeExport(WINDOWS, publisher, filters=FILTERS, publish_concurrency=1, tmp_dir=tmp_path)
+    publisher = MemoryDestination(fail={0}, hold={0: release})
+    export = RangeExport(WINDOWS, publisher, read_started=READ_STARTED, publish_concurrency=1, tmp_dir=str(tmp_path))
     export.route(*rec(1, 10), serial=0)
     export.route(*rec(2, 130), serial=1)  # passes windows 0 and 1: both handed over, window 0 still publishing
     release.set()
@@ -143,7 +151,7 @@ def test_no_window_is_handed_over_once_a_failed_publish_is_known(tmp_path: Path)
 
 
 def test_a_failing_read_still_publishes_the_windows_already_read(tmp_path: Path):
-    publisher = MemoryPublisher()
+    publisher = MemoryDestination()
 
     def pages() -> Iterator[tuple[Page, list]]:
         yield page(rec(1, 10))
@@ -152,15 +160,15 @@ def test_a_failing_read_still_publishes_the_windows_already_read(tmp_path: Path)
         raise ConnectionError("the API went away")
 
     with pytest.raises(ConnectionError):
-        export_range(pages(), WINDOWS, publisher, filters=FILTERS, tmp_dir=tmp_path)
+        export_range(pages(), WINDOWS, publisher, tmp_dir=str(tmp_path))
     assert sorted(publisher.committed) == [0, 1] and sorted(publisher.attempted) == [0, 1]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_finish_raises_a_publish_failure_of_the_last_windows():
-    publisher = MemoryPublisher(fail={3})
+    publisher = MemoryDestination(fail={3})
     with pytest.raises(PublishFailed, match="window 3"):
-        export_range([page(rec(1, 10))], WINDOWS, publisher, filters=FILTERS)
+        export_range([page(rec(1, 10))], WINDOWS, publisher)
     assert sorted(publisher.committed) == [0, 1, 2]
 
 
@@ -175,74 +183,34 @@ def test_ties_are_ordered_by_id_and_the_rest_kept_in_order():
     assert [r["id"] for r, _, _ in ties_sorted_by_id(rows)] == ["a", "b", "z", "a", "c"]
 
 
-class FakeS3:
-    """The few S3Hook methods WindowPublisher calls, over a dict; ``fail_upload`` makes part uploads fail."""
+def test_windows_commit_in_groups_when_the_destination_asks_for_it(tmp_path: Path):
+    publisher = MemoryDestination()
+    groups: list[list[int]] = []
+    real = publisher.commit
 
-    def __init__(self, objects: dict[str, bytes] | None = None) -> None:
-        self.objects = dict(objects or {})
-        self.calls: list[tuple[str, object]] = []
-        self.fail_upload = False
+    def commit(group: list[WindowParts]) -> list[WindowResult]:
+        groups.append([WINDOWS.index(p.window) for p in group])
+        return real(group)
 
-    def list_keys(self, bucket_name: str, prefix: str) -> list[str]:
-        self.calls.append(("list", prefix))
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def delete_objects(self, bucket: str, keys: list[str]) -> None:
-        self.calls.append(("delete", tuple(keys)))
-        for key in keys:
-            self.objects.pop(key, None)
-
-    def load_file(self, filename: Path, key: str, bucket_name: str, replace: bool) -> None:
-        self.calls.append(("put", key))
-        if self.fail_upload:
-            raise OSError("upload failed")
-        self.objects[key] = Path(filename).read_bytes()
-
-    def load_bytes(self, data: bytes, key: str, bucket_name: str, replace: bool) -> None:
-        self.calls.append(("put", key))
-        self.objects[key] = data
+    publisher.commit = commit  # type: ignore[method-assign]
+    pages = [page(rec(1, 10)), page(rec(2, 70)), page(rec(3, 130))]
+    results = export_range(pages, WINDOWS, publisher, group_size=3, publish_concurrency=0, tmp_dir=str(tmp_path))
+    assert groups == [[0, 1, 2], [3]]
+    assert [r.records for r in results] == [1, 1, 1, 0]
 
 
-def local_part(tmp_path: Path, name: str, body: bytes) -> LocalPart:
-    path = tmp_path / name
-    path.write_bytes(body)
-    return LocalPart(path, body.count(b"\n"), len(body), "md5")
+def test_a_full_tmp_dir_is_named_in_the_error(tmp_path: Path, monkeypatch):
+    import errno
 
+    from airflow_provider_conversations.exceptions import ConversationsDestinationError
+    from airflow_provider_conversations.lake import jsonl
 
-def test_publisher_replaces_a_window_and_writes_the_manifest_last(tmp_path: Path):
-    layout, window = PartitionLayout("p"), WINDOWS[0]
-    stale = layout.part_key(window, 1)
-    s3 = FakeS3({layout.manifest_key(window): b"old", layout.part_key(window, 0): b"old", stale: b"old"})
-    publisher = WindowPublisher(s3, "bucket", layout)  # type: ignore[arg-type]
-    keys, deleted = publisher.publish(window, [local_part(tmp_path, "a", b"{}\n")], b"manifest")
-    assert keys == [layout.part_key(window, 0)] and deleted == 1
-    assert s3.calls == [
-        ("list", "p/date=2025-03-09/"),
-        ("delete", (layout.manifest_key(window),)),  # from here on the window reads as incomplete
-        ("put", layout.part_key(window, 0)),
-        ("delete", (stale,)),
-        ("put", layout.manifest_key(window)),  # committed last
-    ]
-    assert s3.objects == {layout.part_key(window, 0): b"{}\n", layout.manifest_key(window): b"manifest"}
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-
-def test_publisher_failure_leaves_the_window_without_a_manifest(tmp_path: Path):
-    layout, window = PartitionLayout("p"), WINDOWS[1]
-    s3 = FakeS3({layout.manifest_key(window): b"old"})
-    s3.fail_upload = True
-    publisher = WindowPublisher(s3, "bucket", layout)  # type: ignore[arg-type]
-    with pytest.raises(OSError, match="upload failed"):
-        publisher.publish(window, [local_part(tmp_path, "a", b"{}\n")], b"manifest")
-    assert layout.manifest_key(window) not in s3.objects
-
-
-def test_publisher_lists_each_day_once(tmp_path: Path):
-    s3 = FakeS3()
-    publisher = WindowPublisher(s3, "bucket", PartitionLayout("p"))  # type: ignore[arg-type]
-    for window in WINDOWS:
-        publisher.publish(window, [], b"m")
-    assert [c for c in s3.calls if c[0] == "list"] == [("list", "p/date=2025-03-09/")]
-    assert [c[0] for c in s3.calls].count("put") == 4  # an empty window costs its manifest only
+    monkeypatch.setattr(jsonl.JsonlPartWriter, "write", full)
+    with pytest.raises(ConversationsDestinationError, match=f"tmp_dir: cannot write .* under '{tmp_path}'.*No space"):
+        export_range([page(rec(1, 10))], WINDOWS, MemoryDestination(), tmp_dir=str(tmp_path))
 
 
 def test_window_result_summary_is_small_and_json_safe():
@@ -255,3 +223,5 @@ def test_window_result_summary_is_small_and_json_safe():
         "keys": ["k"],
         "manifest": "m",
     }
+    skipped = WindowResult(WINDOWS[0], outcome=Outcome.SKIPPED_OLDER_READ)
+    assert skipped.summary()["outcome"] == "skipped_older_read" and not skipped.committed

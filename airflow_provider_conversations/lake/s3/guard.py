@@ -1,27 +1,84 @@
-"""Guard the table: refuse a ``window_size`` that disagrees with the windows already committed under a prefix.
+"""Guard the table: one window size, one file format, one compression and one filter set per prefix.
 
-A window is replaced by deleting its own objects (its key token names its bounds). A window of another
-size over the same time would leave the committed one in place: its records twice in the table. So
-before any write, each day partition a task will write to is listed once, and a committed manifest
-that overlaps one of the task's windows with other bounds stops the task, naming both sizes.
+A window is replaced by its own manifest and parts (its key token names its bounds). A window of
+another size over the same time would leave the committed one in place: its records twice in the
+table. Another format, compression or filter set would mix days of two kinds. So the first task to
+write a prefix records the table's shape in ``{prefix}/_table.json``, created with
+``If-None-Match: *``: of two tasks that start together on an empty prefix exactly one creates it,
+and the other reads it back. Every task compares its own shape with it before any API request or
+write, and refuses to run naming each difference. A prefix written without the marker is checked
+against the manifests committed on the task's days before the marker is created.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
-from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.exceptions import ConversationsTableMismatchError
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
+from airflow_provider_conversations.lake.s3.lease import s3_error_code
+from airflow_provider_conversations.lake.settings import control_object_args, read_back_args
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import format_timestamp
 
-if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
 _MANIFEST_RE = re.compile(r"/_manifest-(\d{6})(\d{6})?-(\d{6})(\d{6})?\.json$")
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """What every window of one table shares.
+
+    :param window_size: the windows' length.
+    :param file_format: ``"jsonl"`` or ``"parquet"``.
+    :param compression: the data files' compression.
+    :param filters: the read's filters by field name (``ConversationFilters.as_dict()``).
+    """
+
+    window_size: timedelta
+    file_format: str
+    compression: str | None
+    filters: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> bytes:
+        body = {
+            "window_size_seconds": int(self.window_size.total_seconds()),
+            "file_format": self.file_format,
+            "compression": self.compression,
+            "filters": dict(self.filters),
+        }
+        return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def parse(cls, raw: bytes) -> TableShape:
+        body = json.loads(raw)
+        return cls(
+            timedelta(seconds=int(body["window_size_seconds"])),
+            str(body["file_format"]),
+            body.get("compression"),
+            dict(body.get("filters") or {}),
+        )
+
+    def differences(self, task: TableShape) -> list[str]:
+        """Each way ``task`` differs from this (the table's) shape, named: ``"<what>: table X, task Y"``."""
+        out = []
+        for name, theirs, ours in (
+            ("window_size", self.window_size, task.window_size),
+            ("file_format", self.file_format, task.file_format),
+            ("compression", self.compression, task.compression),
+            ("filters", _canonical(self.filters), _canonical(task.filters)),
+        ):
+            if theirs != ours:
+                out.append(f"{name}: table {theirs}, task {ours}")
+        return out
+
+
+def _canonical(filters: Mapping[str, Any]) -> str:
+    return json.dumps(dict(filters), sort_keys=True, default=str)
 
 
 def _at(day: datetime, clock: str, micro: str | None) -> datetime:
@@ -44,33 +101,107 @@ def committed_window(key: str, window: Window) -> Window | None:
     return Window(_at(day, match[1], match[2]), _at(day, match[3], match[4]))
 
 
+def _refuse(
+    bucket: str, layout: PartitionLayout, differences: list[str], where: str
+) -> ConversationsTableMismatchError:
+    return ConversationsTableMismatchError(
+        f"s3://{bucket}/{layout.prefix} holds a table of another shape ({where}): {'; '.join(differences)}. "
+        "Its windows would be replaced only in part, or mixed with days of another kind. Use the table's "
+        "settings, or another s3_prefix.",
+        differences=differences,
+    )
+
+
 def check_committed_windows(
-    s3: S3Hook, bucket: str, layout: PartitionLayout, windows: Iterable[Window], window_size: timedelta
+    list_keys: Callable[[str], list[str]],
+    bucket: str,
+    layout: PartitionLayout,
+    windows: Iterable[Window],
+    shape: TableShape,
 ) -> None:
     """Raise if a committed window overlaps one of ``windows`` with other bounds (one LIST per day).
 
-    :param s3: the S3 hook.
+    :param list_keys: the keys under a prefix.
     :param bucket: the bucket.
     :param layout: the table's key names.
     :param windows: the windows the task will write.
-    :param window_size: the task's window size, for the message.
-    :raises ConversationsFilterError: naming both window sizes and the manifest, before any write.
+    :param shape: the task's shape, for the message.
+    :raises ConversationsTableMismatchError: naming both window sizes and the manifest, before any write.
     """
     by_partition: dict[str, list[Window]] = {}
     for window in windows:
         by_partition.setdefault(layout.partition(window), []).append(window)
     for partition, ours in by_partition.items():
-        for key in sorted(s3.list_keys(bucket_name=bucket, prefix=f"{partition}/") or []):
+        for key in sorted(list_keys(f"{partition}/")):
             theirs = committed_window(key, ours[0])
             if theirs is None:
                 continue
             for window in ours:
                 if theirs != window and theirs.start < window.end and window.start < theirs.end:
-                    raise ConversationsFilterError(
-                        f"window_size: {window_size} does not match the windows already committed under "
-                        f"s3://{bucket}/{layout.prefix}: {key} covers [{format_timestamp(theirs.start)}, "
-                        f"{format_timestamp(theirs.end)}) ({theirs.end - theirs.start}), which overlaps this task's "
-                        f"window [{format_timestamp(window.start)}, {format_timestamp(window.end)}) "
-                        f"({window.end - window.start}); its records would be in the table twice. Use the table's "
-                        "window size (and ranges aligned to it), or another s3_prefix."
+                    raise _refuse(
+                        bucket,
+                        layout,
+                        [f"window_size: table {theirs.end - theirs.start}, task {shape.window_size}"],
+                        f"{key} covers [{format_timestamp(theirs.start)}, {format_timestamp(theirs.end)}), which "
+                        f"overlaps this task's window [{format_timestamp(window.start)}, {format_timestamp(window.end)})",
                     )
+
+
+def check_table_shape(
+    client: Any,
+    bucket: str,
+    layout: PartitionLayout,
+    shape: TableShape,
+    windows: Iterable[Window],
+    extra_args: Mapping[str, Any],
+) -> None:
+    """Refuse a task whose shape differs from the table's, creating the table's marker if it has none.
+
+    :param client: a boto3 S3 client.
+    :param bucket: the bucket.
+    :param layout: the table's key names.
+    :param shape: the task's shape.
+    :param windows: the windows the task will write (checked against older tables' manifests).
+    :param extra_args: the task's ``s3_extra_args`` (the marker takes the control-object ones).
+    :raises ConversationsTableMismatchError: naming each difference, before any write.
+    """
+    key = layout.table_key()
+    for _ in range(3):
+        table = _read_shape(client, bucket, key, extra_args)
+        if table is not None:
+            differences = table.differences(shape)
+            if differences:
+                raise _refuse(bucket, layout, differences, f"s3://{bucket}/{key}")
+            return
+        check_committed_windows(lambda prefix: _list_keys(client, bucket, prefix), bucket, layout, windows, shape)
+        try:
+            client.put_object(
+                Bucket=bucket, Key=key, Body=shape.as_json(), IfNoneMatch="*", **control_object_args(extra_args)
+            )
+            return
+        except Exception as err:
+            if s3_error_code(err) not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise
+            # another task created it first: compare with theirs
+
+
+def _list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def _read_shape(client: Any, bucket: str, key: str, extra_args: Mapping[str, Any]) -> TableShape | None:
+    try:
+        raw = client.get_object(Bucket=bucket, Key=key, **read_back_args(extra_args))["Body"].read()
+    except Exception as err:
+        if s3_error_code(err) in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+    try:
+        return TableShape.parse(raw)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConversationsTableMismatchError(
+            f"s3://{bucket}/{key} is not a table marker this package wrote ({type(err).__name__}); "
+            "use another s3_prefix, or delete it if no other table lives there",
+            differences=["marker unreadable"],
+        ) from None

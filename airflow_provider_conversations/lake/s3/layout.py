@@ -1,8 +1,10 @@
 """Where a window's objects live in S3. Pure: key names only.
 
-``{prefix}/date=YYYY-MM-DD/part-{HHMMSS}-{HHMMSS}-{NNNNN}.jsonl[.gz]`` (or ``.parquet``) hold the data;
-``{prefix}/date=YYYY-MM-DD/_manifest-{HHMMSS}-{HHMMSS}.json`` is written last and marks the window
-complete. Names are deterministic from the window and part number, so a rerun overwrites.
+``{prefix}/date=YYYY-MM-DD/part-{HHMMSS}-{HHMMSS}-{NNNNN}-{hash}.jsonl[.gz]`` (or ``.parquet``) hold the
+data; ``{prefix}/date=YYYY-MM-DD/_manifest-{HHMMSS}-{HHMMSS}.json`` lists the committed version's parts.
+A part's name comes from its window, its number and its content (``hash``: the first 16 hex digits of
+its MD5), so a rerun over unchanged records writes the same keys, and a new version never overwrites
+a part the committed version lists.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from datetime import datetime, timedelta
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.formats import check_compression, check_file_format, extension
+from airflow_provider_conversations.lake.settings import check_s3_prefix
 from airflow_provider_conversations.lake.windows import Window
 
-__all__ = ["PartitionLayout", "check_compression"]
+__all__ = ["HASH_DIGITS", "PartitionLayout", "check_compression"]
+
+#: Hex digits of a part's MD5 in its key: enough that two versions of a window never share a key by chance.
+HASH_DIGITS = 16
 
 
 def _clock(ts: datetime, day_start: datetime) -> str:
@@ -39,7 +45,7 @@ class PartitionLayout:
     file_format: str = "jsonl"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prefix", self.prefix.strip("/"))
+        object.__setattr__(self, "prefix", check_s3_prefix(self.prefix))
         object.__setattr__(self, "file_format", check_file_format(self.file_format))
         object.__setattr__(self, "compression", check_compression(self.compression, self.file_format))
 
@@ -64,9 +70,13 @@ class PartitionLayout:
         """The prefix shared by the window's data objects, and by no other window's."""
         return f"{self.partition(window)}/part-{self.window_token(window)}-"
 
-    def part_key(self, window: Window, number: int) -> str:
-        """Key of data part ``number`` (0-based) of the window."""
-        return f"{self.part_prefix(window)}{number:05d}{self.extension}"
+    def part_key(self, window: Window, number: int, md5: str) -> str:
+        """Key of data part ``number`` (0-based) of the window, whose content has the MD5 ``md5`` (hex)."""
+        return f"{self.part_prefix(window)}{number:05d}-{md5[:HASH_DIGITS]}{self.extension}"
+
+    def table_key(self) -> str:
+        """Key of the table's shape marker (window size, format, filters), written by the first task."""
+        return f"{self.prefix}/_table.json" if self.prefix else "_table.json"
 
     def manifest_key(self, window: Window) -> str:
         """Key of the window's manifest, written last."""

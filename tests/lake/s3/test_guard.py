@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.lake.s3.guard import check_committed_windows, committed_window
+from airflow_provider_conversations.exceptions import ConversationsTableMismatchError
+from airflow_provider_conversations.lake.s3.guard import TableShape, check_committed_windows, committed_window
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.windows import Window, split_windows
 
@@ -22,9 +22,13 @@ class Listing:
     def __init__(self, keys: list[str]) -> None:
         self.keys, self.asked = keys, []
 
-    def list_keys(self, bucket_name: str, prefix: str) -> list[str]:
+    def __call__(self, prefix: str) -> list[str]:
         self.asked.append(prefix)
         return [k for k in self.keys if k.startswith(prefix)]
+
+
+def shape(size: timedelta) -> TableShape:
+    return TableShape(size, "jsonl", None, {})
 
 
 def manifest(window: Window) -> str:
@@ -46,16 +50,14 @@ def test_windows_overlapping_a_committed_window_of_another_size_are_refused(comm
     s3 = Listing([manifest(w) for w in split_windows(DAY, DAY + timedelta(days=1), committed_size)])
     ours = split_windows(DAY + timedelta(hours=5), DAY + timedelta(hours=7), size)
     if refused:
-        with pytest.raises(
-            ConversationsFilterError, match=f"window_size: {size} does not match .*\\({committed_size}\\)"
-        ):
-            check_committed_windows(s3, "b", LAYOUT, ours, size)  # type: ignore[arg-type]
+        with pytest.raises(ConversationsTableMismatchError, match=f"window_size: table {committed_size}, task {size}"):
+            check_committed_windows(s3, "b", LAYOUT, ours, shape(size))
     else:
-        check_committed_windows(s3, "b", LAYOUT, ours, size)  # type: ignore[arg-type]
+        check_committed_windows(s3, "b", LAYOUT, ours, shape(size))
     assert s3.asked == ["t/date=2025-01-03/"]  # one listing per day partition
 
 
 def test_windows_of_another_size_on_other_days_do_not_matter() -> None:
     s3 = Listing([manifest(w) for w in split_windows(DAY, DAY + timedelta(days=1), timedelta(minutes=15))])
     later = DAY + timedelta(days=1)
-    check_committed_windows(s3, "b", LAYOUT, split_windows(later, later + timedelta(days=1)), timedelta(hours=1))  # type: ignore[arg-type]
+    check_committed_windows(s3, "b", LAYOUT, split_windows(later, later + timedelta(days=1)), shape(timedelta(hours=1)))

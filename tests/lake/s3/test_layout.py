@@ -14,7 +14,11 @@ D = datetime(2025, 3, 9, tzinfo=timezone.utc)
 def test_keys_are_deterministic_and_hive_partitioned():
     layout = PartitionLayout("/lake/conversations/", "gzip")
     w = Window(D + timedelta(hours=23), D + timedelta(days=1))
-    assert layout.part_key(w, 0) == "lake/conversations/date=2025-03-09/part-230000-240000-00000.jsonl.gz"
+    md5 = "0123456789abcdef0123456789abcdef"
+    assert (
+        layout.part_key(w, 0, md5)
+        == "lake/conversations/date=2025-03-09/part-230000-240000-00000-0123456789abcdef.jsonl.gz"
+    )
     assert layout.manifest_key(w) == "lake/conversations/date=2025-03-09/_manifest-230000-240000.json"
     assert layout.part_prefix(w) == "lake/conversations/date=2025-03-09/part-230000-240000-"
 
@@ -22,7 +26,7 @@ def test_keys_are_deterministic_and_hive_partitioned():
 def test_clipped_windows_keep_their_exact_bounds_in_the_name():
     layout = PartitionLayout("", None)
     w = Window(D + timedelta(minutes=30, microseconds=5), D + timedelta(hours=1))
-    assert layout.part_key(w, 3) == "date=2025-03-09/part-003000000005-010000-00003.jsonl"
+    assert layout.part_key(w, 3, "f" * 32) == "date=2025-03-09/part-003000000005-010000-00003-ffffffffffffffff.jsonl"
 
 
 def test_bookkeeping_never_matches_the_data_glob():
@@ -40,7 +44,7 @@ def test_unknown_compression_is_refused():
 def test_parquet_parts_end_in_parquet_whatever_the_codec():
     layout = PartitionLayout("p", "zstd", "parquet")
     w = Window(D, D + timedelta(hours=1))
-    assert layout.part_key(w, 1) == "p/date=2025-03-09/part-000000-010000-00001.parquet"
+    assert layout.part_key(w, 1, "a" * 32) == "p/date=2025-03-09/part-000000-010000-00001-aaaaaaaaaaaaaaaa.parquet"
     assert ".parquet" not in layout.manifest_key(w)
 
 
