@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.iceberg.catalog import ConversationsIcebergError
 from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
 from airflow_provider_conversations.lake.jsonl import LocalPart
@@ -154,6 +155,8 @@ class IcebergDestination:
         self._lock = threading.Lock()
         #: The snapshot of the last commit that made one.
         self.snapshot_id: int | None = None
+        #: Every commit of this destination, in order.
+        self.commits: list[CommitResult] = []
 
     @property
     def table(self) -> Table:
@@ -243,7 +246,32 @@ class IcebergDestination:
             **stats.to_serialized_dict(),
         )
 
-    def commit(self, group: Sequence[GroupItem]) -> CommitResult:
+    def commit(self, group: list[WindowParts]) -> list[WindowResult]:
+        """Replace each window of ``group`` by its new version in one snapshot, never by an older read.
+
+        The :class:`~airflow_provider_conversations.lake.destination.Destination` method; the snapshot
+        id is :attr:`snapshot_id`, each commit's details in :attr:`commits`.
+
+        :param group: fully read windows whose parts are all staged (:meth:`stage`).
+        :return: one result per window, in order (``keys``: its data files; ``deleted_stale``: data
+            files of the replaced version taken out of the table).
+        """
+        result = self.commit_group(group)
+        return [
+            WindowResult(
+                item.window,
+                records=outcome.records if outcome.committed else item.records,
+                size=outcome.size if outcome.committed else item.size,
+                pages=item.pages,
+                keys=outcome.files,
+                deleted_stale=outcome.removed,
+                outcome=Outcome.COMMITTED if outcome.committed else Outcome.SKIPPED_OLDER_READ,
+                read_started=item.read_started,
+            )
+            for item, outcome in zip(group, result.windows, strict=True)
+        ]
+
+    def commit_group(self, group: Sequence[GroupItem]) -> CommitResult:
         """Replace each window of ``group`` by its new version in one snapshot, never by an older read.
 
         :param group: fully read windows whose parts are all staged (:meth:`stage`).
@@ -277,9 +305,12 @@ class IcebergDestination:
                 time.sleep(wait)
                 continue
             self._log_skipped(group, outcomes)
-            if snapshot_id is not None:
-                self.snapshot_id = snapshot_id
-            return CommitResult(snapshot_id, outcomes, attempt, time.monotonic() - started)
+            result = CommitResult(snapshot_id, outcomes, attempt, time.monotonic() - started)
+            with self._lock:
+                self.commits.append(result)
+                if snapshot_id is not None:
+                    self.snapshot_id = snapshot_id
+            return result
         raise AssertionError("unreachable")
 
     def _log_skipped(self, group: Sequence[GroupItem], outcomes: list[WindowOutcome]) -> None:

@@ -6,24 +6,16 @@ It stands in for the operators' export loop: the same calls into the destination
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from airflow_provider_conversations.lake.destination import WindowParts
 from airflow_provider_conversations.lake.iceberg.sink import CommitResult, IcebergDestination
-from airflow_provider_conversations.lake.jsonl import LocalPart
 from airflow_provider_conversations.lake.parquet import ParquetPartWriter
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.reading.ranges import record_created_at
 
-
-@dataclass
-class Item:
-    window: Window
-    read_started: datetime
-    parts: list[LocalPart] = field(default_factory=list)
-    staged: list[str] = field(default_factory=list)
-    pages: int = 0
+Item = WindowParts
 
 
 def read_windows(hook, windows: list[Window], filters=None) -> dict[Window, list[dict]]:
@@ -79,7 +71,7 @@ def export(
     with tempfile.TemporaryDirectory() as tmp:
         items = [stage_window(dest, w, by_window[w], started, Path(tmp), max_records) for w in windows]
         for i in range(0, len(items), group_size):
-            results.append(dest.commit(items[i : i + group_size]))
+            results.append(dest.commit_group(items[i : i + group_size]))
     return results
 
 
@@ -103,4 +95,4 @@ def change_sync(
         for run in contiguous_runs(touched):
             by_window = read_windows(hook, run)
             items += [stage_window(dest, w, by_window[w], started, Path(tmp), max_records) for w in run]
-        return dest.commit(items)
+        return dest.commit_group(items)

@@ -87,8 +87,8 @@ def test_an_older_read_never_replaces_a_newer_one(api, dest, tmp_path: Path):
     t0 = datetime.now(UTC)
     older = stage_window(dest, window, old_records, t0, tmp_path / "old")
     newer = stage_window(dest, window, new_records, t0 + timedelta(seconds=1), tmp_path / "new")
-    assert dest.commit([newer]).windows[0].committed
-    result = dest.commit([older])
+    assert dest.commit_group([newer]).windows[0].committed
+    result = dest.commit_group([older])
     assert not result.windows[0].committed and result.snapshot_id is None
     assert result.windows[0].kept_read_started == t0 + timedelta(seconds=1)
     table = reload(dest)
@@ -114,7 +114,7 @@ def test_two_tasks_on_one_window_the_later_read_wins_whole_and_neither_fails(api
     def commit(d, item):
         barrier.wait()
         try:
-            d.commit([item])
+            d.commit_group([item])
         except BaseException as err:
             errors.append(err)
 
@@ -160,9 +160,9 @@ def test_a_file_spanning_window_edges_is_rewritten_without_the_windows_rows(api,
         max_records=10_000,
     )
     wide.read_started = t0
-    dest.commit([wide])
+    dest.commit_group([wide])
     fresh = stage_window(dest, hours[1], by_window[hours[1]][1:], t0 + timedelta(seconds=1), tmp_path / "h1")
-    result = dest.commit([fresh])
+    result = dest.commit_group([fresh])
     assert result.windows[0].committed
     ids = sorted(r["id"] for r in pyiceberg_rows(reload(dest)))
     expected = sorted(r["id"] for w in hours for r in by_window[w] if r is not by_window[hours[1]][0])
