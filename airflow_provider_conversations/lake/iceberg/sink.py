@@ -1,0 +1,357 @@
+"""Commit windows into the Iceberg table: parts uploaded during the read, one metadata-only snapshot per group.
+
+The protocol, top to bottom:
+
+1. :meth:`IcebergDestination.check` (before any API request): the catalog answers, the table exists
+   (created when absent) and is compatible, our Parquet parts fit its schema.
+2. :meth:`IcebergDestination.stage` (a publishing thread, as soon as a part file is finished): upload it
+   under the table's data location as ``created_at_day=YYYY-MM-DD/HHMMSS-HHMMSS-<md5>.parquet`` (the
+   same bytes give the same name) and compute its Iceberg statistics from the local file. No metadata
+   lists it: readers do not see it, and a task killed here leaves only unreferenced files.
+3. :meth:`IcebergDestination.commit` (a group of fully read windows): one ``overwrite`` snapshot that,
+   per window, removes the data files of its committed version and adds the staged ones; a file
+   already committed with the same bytes stays. A file of another writer that spans a window edge
+   (after a compaction) is rewritten without the window's rows. Each window's read start is recorded
+   in the snapshot summary (``conversations.read-started.<gte>/<lt>``), empty windows included.
+
+**An older read never wins.** Before each attempt the table is loaded afresh, and a window whose
+committed version (the newest summary entry of a window overlapping it, along the current snapshot's
+ancestry) was read later than this read began is not replaced: it is skipped, logged and counted, and
+its staged files are left unreferenced (orphan cleanup removes them: another task may have staged the same
+bytes under the same name). A concurrent commit makes the attempt fail on its base snapshot; the
+whole check is then redone on the new head, so of two tasks on one window the later read wins whole
+and neither fails. pyiceberg's own retries replay a transaction without this check, so they are off for
+our commits (only in memory: the table's properties are not changed).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
+from airflow_provider_conversations.lake.iceberg.catalog import ConversationsIcebergError
+from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
+from airflow_provider_conversations.lake.jsonl import LocalPart
+from airflow_provider_conversations.lake.windows import Window, window_of
+from airflow_provider_conversations.timestamps import format_timestamp, parse_api_timestamp
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.table import Table
+
+log = logging.getLogger(__name__)
+
+#: Snapshot summary key prefix: ``<prefix><gte>/<lt>`` holds when the read of that window's version began.
+READ_STARTED = "conversations.read-started."
+
+
+class GroupItem(Protocol):
+    """One fully read window handed to :meth:`IcebergDestination.commit`."""
+
+    window: Window
+    read_started: datetime
+    parts: list[LocalPart]
+    staged: list[str]
+    pages: int
+
+
+@dataclass
+class WindowOutcome:
+    """What a commit did to one window.
+
+    :param window: the window.
+    :param committed: whether this read's version is now the table's (``False``: a later read's was kept).
+    :param records: records of this read's version.
+    :param size: bytes of its data files.
+    :param files: its data file paths.
+    :param removed: data files of the replaced version taken out of the table.
+    :param kept_read_started: when skipped, the read start of the version that was kept.
+    """
+
+    window: Window
+    committed: bool
+    records: int = 0
+    size: int = 0
+    files: list[str] = field(default_factory=list)
+    removed: int = 0
+    kept_read_started: datetime | None = None
+
+
+@dataclass
+class CommitResult:
+    """One commit of a group: the snapshot it made (``None`` when nothing changed) and each window's outcome."""
+
+    snapshot_id: int | None
+    windows: list[WindowOutcome]
+    attempts: int = 1
+    seconds: float = 0.0
+
+
+def read_started_key(window: Window) -> str:
+    """The snapshot summary key recording the read start of ``window``'s version."""
+    return f"{READ_STARTED}{format_timestamp(window.start)}/{format_timestamp(window.end)}"
+
+
+def committed_reads(table: Table, snapshot_id: int | None = None) -> dict[Window, datetime]:
+    """Each window's latest recorded read start, along a snapshot's ancestry (newest entry wins).
+
+    :param table: the table, as loaded.
+    :param snapshot_id: the snapshot (default the current one).
+    """
+    found: dict[Window, datetime] = {}
+    snapshot = table.current_snapshot() if snapshot_id is None else table.snapshot_by_id(snapshot_id)
+    while snapshot is not None:
+        for key, value in (snapshot.summary.additional_properties if snapshot.summary else {}).items():
+            if key.startswith(READ_STARTED):
+                gte, _, lt = key[len(READ_STARTED) :].partition("/")
+                window = Window(parse_api_timestamp(gte, "gte"), parse_api_timestamp(lt, "lt"))
+                found.setdefault(window, parse_api_timestamp(value, "read_started"))
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return found
+
+
+def newer_read(window: Window, read_started: datetime, committed: dict[Window, datetime]) -> datetime | None:
+    """The read start of a committed version overlapping ``window`` that began after ``read_started``, if any."""
+    later = [t for w, t in committed.items() if w.start < window.end and window.start < w.end and t > read_started]
+    return max(later) if later else None
+
+
+class IcebergDestination:
+    """The Iceberg table as the export's destination (see the module docstring for the protocol).
+
+    :param catalog: the pyiceberg catalog (:func:`~.catalog.load_catalog`).
+    :param namespace: the table's namespace.
+    :param name: the table's name.
+    :param compression: the part files' Parquet codec.
+    :param commit_attempts: attempts of one commit when other writers commit meanwhile.
+    """
+
+    file_format = "parquet"
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        namespace: str,
+        name: str,
+        *,
+        compression: str | None = "zstd",
+        commit_attempts: int = 10,
+    ) -> None:
+        self.catalog, self.namespace, self.name = catalog, namespace, name
+        self.compression, self.commit_attempts = compression, commit_attempts
+        self.identifier = f"{namespace}.{name}"
+        self._table: Table | None = None
+        self._staged: dict[str, DataFile] = {}
+        self._lock = threading.Lock()
+        #: The snapshot of the last commit that made one.
+        self.snapshot_id: int | None = None
+        #: Every commit of this destination, in order.
+        self.commits: list[CommitResult] = []
+
+    @property
+    def table(self) -> Table:
+        """The table as loaded by :meth:`check`."""
+        if self._table is None:
+            raise RuntimeError("IcebergDestination.check() must run before the table is used")
+        return self._table
+
+    def check(self, windows: list[Window]) -> None:
+        """Before any API request: create or check the table, and check that our Parquet parts fit it.
+
+        :param windows: every window the task may commit (each inside one UTC day, hence one partition).
+        :raises ConversationsIcebergError: an incompatible table (the difference named; nothing written).
+        """
+        from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible
+
+        from airflow_provider_conversations.lake.parquet import arrow_schema
+
+        table = open_table(self.catalog, self.namespace, self.name)
+        try:
+            _check_pyarrow_schema_compatible(table.schema(), arrow_schema(), format_version=table.format_version)
+        except ValueError as err:
+            raise ConversationsIcebergError(
+                f"table: the Parquet parts do not fit Iceberg table {self.identifier}: {str(err).splitlines()[0]}"
+            ) from None
+        for window in windows:
+            if window.start.date() != (window.end - (window.end - window.start) / 2).date():
+                raise ConversationsIcebergError(f"table: window {window} crosses a UTC day: one partition per window")
+        self._table = table
+
+    def data_location(self) -> str:
+        """Where data files go: the table's ``write.data.path``, else ``<location>/data``."""
+        table = self.table
+        return table.properties.get("write.data.path", f"{table.location().rstrip('/')}/data").rstrip("/")
+
+    def file_path(self, window: Window, part: LocalPart) -> str:
+        """The staged path of ``part``: its partition folder, its window, the MD5 of its bytes."""
+        end = "240000" if window.end.date() != window.start.date() else f"{window.end:%H%M%S}"
+        span = f"{window.start:%H%M%S}-{end}"
+        return f"{self.data_location()}/{PARTITION_NAME}={window.start:%Y-%m-%d}/{span}-{part.md5}.parquet"
+
+    def stage(self, window: Window, number: int, part: LocalPart) -> str:
+        """Upload one finished part file where the commit will reference it; invisible until then.
+
+        Thread-safe; called while the read goes on.
+
+        :param window: its window.
+        :param number: its 0-based position in the window (the name comes from the content instead).
+        :param part: the local Parquet file.
+        :return: its path in the table's storage.
+        """
+        path = self.file_path(window, part)
+        data_file = self._data_file(part, path)
+        with open(part.path, "rb") as src, self.table.io.new_output(path).create(overwrite=True) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        with self._lock:
+            self._staged[path] = data_file
+        return path
+
+    def _data_file(self, part: LocalPart, path: str) -> DataFile:
+        """The Iceberg data file entry of ``part`` at ``path``, from the local file's Parquet footer."""
+        import pyarrow.parquet as pq
+        from pyiceberg.io.pyarrow import (
+            compute_statistics_plan,
+            data_file_statistics_from_parquet_metadata,
+            parquet_path_to_id_mapping,
+        )
+        from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+
+        metadata = self.table.metadata
+        schema = metadata.schema()
+        stats = data_file_statistics_from_parquet_metadata(
+            parquet_metadata=pq.read_metadata(part.path),
+            stats_columns=compute_statistics_plan(schema, metadata.properties),
+            parquet_column_mapping=parquet_path_to_id_mapping(schema),
+        )
+        return DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=path,
+            file_format=FileFormat.PARQUET,
+            partition=stats.partition(metadata.spec(), schema),
+            file_size_in_bytes=part.size,
+            sort_order_id=None,
+            spec_id=metadata.default_spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **stats.to_serialized_dict(),
+        )
+
+    def commit(self, group: list[WindowParts]) -> list[WindowResult]:
+        """Replace each window of ``group`` by its new version in one snapshot, never by an older read.
+
+        The :class:`~airflow_provider_conversations.lake.destination.Destination` method; the snapshot
+        id is :attr:`snapshot_id`, each commit's details in :attr:`commits`.
+
+        :param group: fully read windows whose parts are all staged (:meth:`stage`).
+        :return: one result per window, in order (``keys``: its data files; ``deleted_stale``: data
+            files of the replaced version taken out of the table).
+        """
+        result = self.commit_group(group)
+        return [
+            WindowResult(
+                item.window,
+                records=outcome.records if outcome.committed else item.records,
+                size=outcome.size if outcome.committed else item.size,
+                pages=item.pages,
+                keys=outcome.files,
+                deleted_stale=outcome.removed,
+                outcome=Outcome.COMMITTED if outcome.committed else Outcome.SKIPPED_OLDER_READ,
+                read_started=item.read_started,
+            )
+            for item, outcome in zip(group, result.windows, strict=True)
+        ]
+
+    def commit_group(self, group: Sequence[GroupItem]) -> CommitResult:
+        """Replace each window of ``group`` by its new version in one snapshot, never by an older read.
+
+        :param group: fully read windows whose parts are all staged (:meth:`stage`).
+        :return: the snapshot id and each window's outcome, in order.
+        :raises ConversationsIcebergError: still conflicting after ``commit_attempts`` attempts.
+        """
+        from pyiceberg.exceptions import CommitFailedException
+
+        from airflow_provider_conversations.lake.iceberg.commit import apply_group
+
+        started = time.monotonic()
+        for attempt in range(1, self.commit_attempts + 1):
+            table = self.catalog.load_table(self.identifier)
+            with self._lock:
+                staged = {p: self._staged[p] for item in group for p in item.staged}
+            try:
+                snapshot_id, outcomes = apply_group(table, group, staged)
+            except CommitFailedException as err:
+                if attempt == self.commit_attempts:
+                    raise ConversationsIcebergError(
+                        f"table {self.identifier}: the commit of {len(group)} window(s) still conflicted with other "
+                        f"writers after {attempt} attempts ({err}); the staged files stay unreferenced"
+                    ) from err
+                wait = min(0.1 * 2**attempt, 5.0) * random.uniform(0.5, 1.0)
+                log.info(
+                    "Commit to %s conflicted with another writer; attempt %d in %.2fs",
+                    self.identifier,
+                    attempt + 1,
+                    wait,
+                )
+                time.sleep(wait)
+                continue
+            self._log_skipped(group, outcomes)
+            result = CommitResult(snapshot_id, outcomes, attempt, time.monotonic() - started)
+            with self._lock:
+                self.commits.append(result)
+                if snapshot_id is not None:
+                    self.snapshot_id = snapshot_id
+            return result
+        raise AssertionError("unreachable")
+
+    def _log_skipped(self, group: Sequence[GroupItem], outcomes: list[WindowOutcome]) -> None:
+        """Log each window kept at a later read's version (its staged files are left for orphan cleanup)."""
+        for item, outcome in zip(group, outcomes):
+            if outcome.committed:
+                continue
+            log.warning(
+                "Window [%s, %s): kept the committed version, read from %s, after this read began (%s); "
+                "%d record(s) of this read not committed",
+                format_timestamp(item.window.start),
+                format_timestamp(item.window.end),
+                format_timestamp(outcome.kept_read_started) if outcome.kept_read_started else "?",
+                format_timestamp(item.read_started),
+                sum(p.records for p in item.parts),
+            )
+
+    def windows_holding(self, ids: Iterable[str], window_size: timedelta) -> set[Window]:
+        """The windows on the grid of ``window_size`` whose committed rows hold any of ``ids``.
+
+        A change sync adds them to the windows it rewrites, so a conversation back-dated into another
+        window leaves its old one in the same snapshot (no snapshot holds an id twice). Reads the ``id``
+        and ``created_at`` columns of the files whose statistics may hold the ids.
+
+        :param ids: conversation ids.
+        :param window_size: the table's window size.
+        """
+        from pyiceberg.expressions import In
+
+        wanted = sorted(set(ids))
+        if not wanted or self.table.current_snapshot() is None:
+            return set()
+        table = self.catalog.load_table(self.identifier)
+        found: set[Window] = set()
+        for chunk in range(0, len(wanted), 1000):
+            ids_in = cast(Any, In)("id", wanted[chunk : chunk + 1000])  # pyiceberg's stubs do not type its constructor
+            scan = table.scan(row_filter=ids_in, selected_fields=("created_at",))
+            for batch in scan.to_arrow_batch_reader():
+                found.update(window_of(ts, window_size) for ts in batch.column("created_at").to_pylist() if ts)
+        return found
+
+    def lineage_summary(self) -> dict[str, Any]:
+        """The table's identity for lineage and XCom: catalog name, identifier, location."""
+        return {"catalog": self.catalog.name, "table": self.identifier, "location": self.table.location()}
