@@ -13,8 +13,9 @@ bounded local part files (:mod:`.formats`). A destination then:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
@@ -141,6 +142,14 @@ class Destination(Protocol):
 
         :param group: fully read windows whose parts are all staged.
         :return: one result per window, in order.
+        """
+
+    def windows_holding(self, ids: Iterable[str], window_size: timedelta) -> set[Window]:
+        """The committed windows that hold any of ``ids`` now (where a conversation back-dated out of its
+        window still is); a destination that cannot tell cheaply returns none.
+
+        :param ids: conversation ids.
+        :param window_size: the table's window size.
         """
 
     def finish(self) -> None:

@@ -130,13 +130,18 @@ class BaseConversationsExportOperator(BaseOperator):
         return []
 
     def windows_to_export(
-        self, hook: ConversationsHook, filters: ConversationFilters, bounds: dict[str, tuple[datetime, datetime]]
+        self,
+        hook: ConversationsHook,
+        filters: ConversationFilters,
+        bounds: dict[str, tuple[datetime, datetime]],
+        destination: Destination,
     ) -> ExportPlan:
         """The one step that tells exports apart: which windows this task rewrites.
 
         :param hook: the API hook.
         :param filters: the checked filters.
         :param bounds: :meth:`resolve_bounds`' result.
+        :param destination: the table (it may know where changed conversations are now).
         """
         raise NotImplementedError
 
@@ -177,7 +182,7 @@ class BaseConversationsExportOperator(BaseOperator):
         destination = self.open_destination(context, filters)
         destination.check(self.planned_windows(bounds))
         with failing_fast_on_auth_errors():
-            plan = self.windows_to_export(hook, filters, bounds)
+            plan = self.windows_to_export(hook, filters, bounds, destination)
             before = hook.stats.cost
             results: list[WindowResult] = []
             for run in plan.runs:

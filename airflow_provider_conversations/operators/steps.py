@@ -19,6 +19,7 @@ from airflow_provider_conversations.utils.task_args import is_template, resolve_
 
 if TYPE_CHECKING:
     from airflow_provider_conversations.hooks.conversations import ConversationsHook
+    from airflow_provider_conversations.lake.destination import Destination
     from airflow_provider_conversations.version_compat import Context
 
 #: How much before its interval a change sync reads again by default: updates the API shows late.
@@ -55,7 +56,11 @@ class CreatedAtRange(BaseConversationsExportOperator):
         return split_windows(*bounds["created_at"], self.window_size)
 
     def windows_to_export(
-        self, hook: ConversationsHook, filters: ConversationFilters, bounds: dict[str, tuple[datetime, datetime]]
+        self,
+        hook: ConversationsHook,
+        filters: ConversationFilters,
+        bounds: dict[str, tuple[datetime, datetime]],
+        destination: Destination,
     ) -> ExportPlan:
         start, end = bounds["created_at"]
         windows = self.planned_windows(bounds)
@@ -130,7 +135,11 @@ class ChangedWindows(BaseConversationsExportOperator):
         return {"updated_at": resolve_range(self.updated_at_gte, self.updated_at_lt, context, prefix="updated_at")}
 
     def windows_to_export(
-        self, hook: ConversationsHook, filters: ConversationFilters, bounds: dict[str, tuple[datetime, datetime]]
+        self,
+        hook: ConversationsHook,
+        filters: ConversationFilters,
+        bounds: dict[str, tuple[datetime, datetime]],
+        destination: Destination,
     ) -> ExportPlan:
         start, end = bounds["updated_at"]
         self.log.info(
@@ -161,14 +170,17 @@ class ChangedWindows(BaseConversationsExportOperator):
                     by_interval.add(window)
                 else:
                     earlier.add(str(record["id"]))
+        moved_from = destination.windows_holding(changed | earlier, self.window_size) - touched
+        touched |= moved_from
         runs = contiguous_runs(touched)
         scan = {"requests": hook.stats.requests, "cost": hook.stats.cost}
         self.log.info(
-            "Scan: %d conversation(s) changed, touching %d window(s) (%d only through the lookback) in %d read(s); "
-            "%d request(s), rate-limit cost %d",
+            "Scan: %d conversation(s) changed, touching %d window(s) (%d only through the lookback, %d they left) in "
+            "%d read(s); %d request(s), rate-limit cost %d",
             len(changed),
             len(touched),
-            len(touched - by_interval),
+            len(touched - by_interval - moved_from),
+            len(moved_from),
             len(runs),
             scan["requests"],
             scan["cost"],
@@ -179,10 +191,12 @@ class ChangedWindows(BaseConversationsExportOperator):
             "lookback": {
                 "seconds": int(self.lookback.total_seconds()),
                 "conversations": len(earlier - changed),
-                "windows": len(touched - by_interval),
+                "windows": len(touched - by_interval - moved_from),
             },
         }
-        return ExportPlan(runs, {"updated_at": (start, end)}, report, lookback_windows=touched - by_interval)
+        return ExportPlan(
+            runs, {"updated_at": (start, end)}, report, lookback_windows=touched - by_interval - moved_from
+        )
 
 
 def _updated_at(record: dict[str, Any]) -> datetime:

@@ -271,6 +271,9 @@ class IcebergDestination:
             for item, outcome in zip(group, result.windows, strict=True)
         ]
 
+    def finish(self) -> None:
+        """Nothing deferred: each group was committed as its own snapshot."""
+
     def commit_group(self, group: Sequence[GroupItem]) -> CommitResult:
         """Replace each window of ``group`` by its new version in one snapshot, never by an older read.
 

@@ -17,7 +17,7 @@ from airflow_provider_conversations.lake.s3.guard import TableShape, check_table
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.windows import Window
-from tests.integration.conftest import bucket, read_objects, s3_client, s3_endpoint  # noqa: F401
+from tests.integration.conftest import read_objects
 
 UTC = timezone.utc
 DAY = datetime(2025, 1, 3, tzinfo=UTC)
