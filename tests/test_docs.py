@@ -64,3 +64,19 @@ def test_changelog_is_one_release_list_without_tracker_numbers():
     releases = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
     assert releases[0] == "0.1.0 (unreleased)" and len(releases) == len(set(releases))
     assert not re.search(r"\bissue \d+|#\d+\b|\(was\b", text, flags=re.IGNORECASE)
+
+
+def athena_tables() -> dict[str, list[str]]:
+    """The ``CREATE EXTERNAL TABLE`` statements of docs/layout.rst: table name -> its columns, in order."""
+    text = (DOCS / "layout.rst").read_text()
+    tables = re.findall(r"CREATE EXTERNAL TABLE (\w+) \((.*?)\n   \)\n   PARTITIONED BY", text, flags=re.DOTALL)
+    return {name: re.findall(r"(\w+) (?:string|bigint|boolean|timestamp|struct<)", body) for name, body in tables}
+
+
+def test_athena_tables_declare_every_field_of_the_schema():
+    from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON
+
+    fields = [field.name for field in CONVERSATION_FIELDS]
+    tables = athena_tables()
+    assert tables["conversations"] == fields  # JSONL: every field, no extra_json (the SerDe ignores the rest)
+    assert tables["conversations_parquet"] == [*fields, EXTRA_JSON]
