@@ -9,7 +9,7 @@ excluded), CPU time, RSS. The fake API runs in the driver process (:mod:`recordi
 accounting (points charged, 429s, per-window spending) is read directly; moto's S3 server runs as its
 own process.
 
-    python benchmarks/_common.py child '<spec json>'   # what run_group starts; not for direct use
+    python benchmarks/tasks.py child '<spec json>'   # what run_group starts; not for direct use
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 import platform
 import resource
 import statistics
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -249,11 +248,3 @@ class GroupResult:
         offset = int(self.start // w)
         points = self.window_points()
         return [points[k - offset] for k in range(first, last)]
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "child":
-        from tasks import spawned_child
-
-        sys.exit(spawned_child(sys.argv[2]))
-    sys.exit(__doc__)

@@ -19,7 +19,7 @@ In a DAG::
         return export_conversations(data_interval_start.isoformat(), data_interval_end.isoformat(),
                                     bucket="my-lake", prefix="raw/conversations")
 
-The benchmark runs it through :func:`prepare` in a child process (``benchmarks/_common.py``).
+The benchmark runs it through :func:`prepare` in a child process (``benchmarks/tasks.py``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Our operator as one benchmark task: ``ConversationsToS3Operator(...).execute(context)``.
 
-Run by ``benchmarks/_common.py`` in a child process (see :func:`prepare`); the timed part is
+Run by ``benchmarks/tasks.py`` in a child process (see :func:`prepare`); the timed part is
 ``execute()`` alone, so the interpreter's start-up and Airflow's import are not counted.
 Options (``Spec.options``): ``window_seconds`` (default 3600: hourly windows; the operator's default is a day),
 ``max_concurrency`` (default: the connection's ``max_concurrency``), ``compression`` (default none,

@@ -94,7 +94,7 @@ def render(results: Results, findings: Path) -> str:
         "#   <flags> in A, C, D: --rate-limit 1000000000   (no latency, no budget)",
         f"#   <flags> in B:       {b_flags}",
         "# Each task: a process forked from a server that preloads Airflow and the clients (A, B, C),",
-        "# or a fresh interpreter (D): .venv/bin/python benchmarks/_common.py child '<spec json>'",
+        "# or a fresh interpreter (D): .venv/bin/python benchmarks/tasks.py child '<spec json>'",
         "```",
         "",
         "Logs of every task: `.bench/logs/<regime><size>-<client>-<run>-<task>.log`. To re-render this page "

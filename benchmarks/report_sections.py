@@ -177,7 +177,7 @@ def memory_section(m: Memory, trace: dict | None) -> str:
         "Peak RSS of the task process for one window holding all records (`VmHWM` from `/proc/self/status`, "
         "reset to the current RSS just before the task starts, so it is the task's own peak): "
         "our operator with `window_size` one day over one day. Each task runs in a fresh interpreter "
-        "(`python benchmarks/_common.py child ...`). The baseline is the process's RSS just before the "
+        "(`python benchmarks/tasks.py child ...`). The baseline is the process's RSS just before the "
         "timed task, after its imports and (ours) a warm-up `execute()` on an empty range, so the clients "
         "are loaded; growth = peak - baseline. The hand-written task and the raw loop are shown for "
         "context: they hold the whole range in memory.\n\n"

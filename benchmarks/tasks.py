@@ -80,7 +80,7 @@ class _Child:
         self.fresh = fresh
         if fresh:
             self.log = open(log, "w")  # noqa: SIM115 (closed in close())
-            cmd = [sys.executable, str(BENCH_DIR / "_common.py"), "child", json.dumps(spec.__dict__)]
+            cmd = [sys.executable, str(BENCH_DIR / "tasks.py"), "child", json.dumps(spec.__dict__)]
             self.proc: Any = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=ROOT
             )
@@ -298,7 +298,7 @@ def _forked_child(spec: dict[str, Any], env: dict[str, str], log: str, conn: Any
 
 
 def spawned_child(spec_json: str) -> int:
-    """Entry of a fresh task process (``python benchmarks/_common.py child SPEC``)."""
+    """Entry of a fresh task process (``python benchmarks/tasks.py child SPEC``)."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed (logs) goes to the log file, not the protocol pipe
     endpoints = Endpoints(**json.loads(os.environ["BENCH_ENDPOINTS"]))
@@ -310,3 +310,9 @@ def spawned_child(spec_json: str) -> int:
         return float(sys.stdin.readline().split()[1])
 
     return 0 if _task_body(Spec(**json.loads(spec_json)), endpoints, send, wait_go) else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "child":
+        sys.exit(spawned_child(sys.argv[2]))
+    sys.exit(__doc__)

@@ -43,4 +43,4 @@ nitpicky = False
 
 html_theme = "alabaster"
 html_title = f"{project} {release}"
-html_theme_options = {"description": "Conversations API to S3 JSONL partitions"}
+html_theme_options = {"description": "Conversations API to S3 as JSONL or Parquet partitions"}

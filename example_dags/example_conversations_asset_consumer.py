@@ -17,7 +17,7 @@ from airflow_provider_conversations.utils.assets import committed_manifests
 from airflow_provider_conversations.version_compat import Asset
 
 # The same URI as the producer's outlet: assets match by URI.
-CONVERSATIONS_TABLE = Asset("s3://conversations-lake/raw/conversations")
+CONVERSATIONS_TABLE = Asset("s3://conversations-lake/raw/conversations_parquet")
 
 with DAG(
     dag_id="example_conversations_asset_consumer",

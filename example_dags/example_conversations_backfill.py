@@ -1,8 +1,9 @@
-"""Backfill a long range with dynamic task mapping: one mapped task per day of hourly windows.
+"""Backfill a long range with dynamic task mapping: one mapped task per UTC day.
 
-Trigger it with params ``start`` and ``end`` (ISO-8601, UTC). A year is 365 mapped tasks (not 8,760),
-which stays under ``[core] max_map_length`` and lets a Celery or Kubernetes executor spread the
-days over workers. Each task writes exactly the same objects a daily run would.
+Trigger it with params ``start`` and ``end`` (ISO-8601, UTC). A year is 365 mapped tasks, which stays
+under ``[core] max_map_length`` and lets a Celery or Kubernetes executor spread the days over workers.
+It writes the daily example's table (``raw/conversations``, one-day windows, gzip JSONL), and each
+task writes exactly the objects a daily run of that day would.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ with DAG(
         task_id="export_day",
         s3_bucket="{{ var.value.get('conversations_bucket', 'conversations-lake') }}",
         s3_prefix="raw/conversations",
-        window_size=timedelta(hours=1),
+        window_size=timedelta(days=1),  # the table's window size
         compression="gzip",
         max_active_tis_per_dag=4,
     ).expand_kwargs(day_ranges())

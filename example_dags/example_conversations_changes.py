@@ -1,10 +1,11 @@
 """Incremental change sync: every hour, re-export the windows that the hour's updated conversations fall in.
 
-Run it next to the backfill (``example_conversations_backfill``) into the same table (same ``s3_prefix``,
-``window_size`` and ``compression``). Each run reads the conversations updated in its data interval
-(one point per 100 of them) and rewrites only the ``created_at`` windows they belong to, so the lake
-holds every conversation in its newest version within the hour. ``max_active_runs=1``: runs follow
-each other, and a conversation updated while a run reads moves into the next run's interval.
+It keeps the table of the daily export and the backfill (``example_conversations_daily``,
+``example_conversations_backfill``) current: the same ``s3_prefix``, one-day ``window_size`` and
+``compression``. Each run reads the conversations updated in its data interval (one point per 100 of
+them) and rewrites only the ``created_at`` days they belong to, so the lake holds every conversation
+in its newest version within the hour. ``max_active_runs=1``: runs follow each other, and a
+conversation updated while a run reads moves into the next run's interval.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ with DAG(
         aws_conn_id="aws_default",
         s3_bucket="{{ var.value.get('conversations_bucket', 'conversations-lake') }}",
         s3_prefix="raw/conversations",
-        window_size=timedelta(hours=1),  # the table's window size (a different one is refused)
+        window_size=timedelta(days=1),  # the table's window size (a different one is refused)
         compression="gzip",
     )
     # [END howto_operator_conversations_changes_to_s3]

@@ -1,7 +1,10 @@
 """Daily incremental export: wait for the interval's conversations, then land them in S3.
 
 Connections: ``conversations_default`` (the API) and ``aws_default`` (S3). The bucket comes from the
-Airflow Variable ``conversations_bucket`` (default ``conversations-lake``).
+Airflow Variable ``conversations_bucket`` (default ``conversations-lake``). The table
+``raw/conversations`` (one-day windows, gzip JSONL, no filters) is shared with the backfill, the
+change sync and the reconcile examples: every DAG writing one table uses its window size, format,
+compression and filters.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ with DAG(
         aws_conn_id="aws_default",
         s3_bucket="{{ var.value.get('conversations_bucket', 'conversations-lake') }}",
         s3_prefix="raw/conversations",
+        window_size=timedelta(days=1),  # the table's window size (the default): one window per UTC day
         compression="gzip",
     )
     # [END howto_operator_conversations_to_s3]

@@ -32,7 +32,7 @@ with DAG(
         # Whole UTC days ending at the run's end: every window aligned, the same keys the export writes.
         created_at_gte="{{ (data_interval_end - macros.timedelta(days=params.days)).strftime('%Y-%m-%dT00:00:00Z') }}",
         created_at_lt="{{ data_interval_end.strftime('%Y-%m-%dT00:00:00Z') }}",
-        window_size=timedelta(hours=1),
+        window_size=timedelta(days=1),  # the table's window size
         compression="gzip",
     )
     # [END howto_operator_conversations_reconcile]

@@ -1,11 +1,24 @@
-"""Every example DAG imports cleanly and has the tasks the docs describe."""
+"""Every example DAG imports cleanly, has the tasks the docs describe, and the examples compose.
+
+Composing: every table (bucket and prefix) the examples write is written with one window size, one
+format and compression, and one filter set, so running them side by side is never refused and never
+mixes two shapes of data in one table (``tests/integration/test_example_dags_compose.py`` runs them).
+"""
 
 from __future__ import annotations
 
+import inspect
+import json
+from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import jinja2
 import pytest
 
+from airflow_provider_conversations.operators.conversations_changes_to_s3 import ConversationsChangesToS3Operator
+from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.version_compat import AIRFLOW_V_3_2_PLUS
 
 if AIRFLOW_V_3_2_PLUS:
@@ -16,9 +29,72 @@ else:  # the file-parsing DagBag moved in 3.2
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_dags"
 
 
+WRITERS = (ConversationsToS3Operator, ConversationsChangesToS3Operator)
+#: What a Variable lookup renders to when the Variable is not set: its default.
+UNSET_VARIABLES = SimpleNamespace(value=SimpleNamespace(get=lambda name, default=None: default))
+
+
 @pytest.fixture(scope="module")
 def dagbag() -> DagBag:
     return DagBag(dag_folder=str(EXAMPLES))
+
+
+def writer_arguments(task: Any) -> dict[str, Any] | None:
+    """The table arguments of a task that writes a table (mapped or not), defaults filled in; else None."""
+    cls = getattr(task, "operator_class", type(task))
+    if not (isinstance(cls, type) and issubclass(cls, WRITERS)):
+        return None
+    names = ("s3_bucket", "s3_prefix", "window_size", "file_format", "compression", "filters")
+    if not hasattr(task, "partial_kwargs"):
+        return {name: getattr(task, name) for name in names}
+    defaults: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):  # a subclass's default wins
+        for name, param in inspect.signature(klass.__init__).parameters.items():
+            if param.default is not param.empty:
+                defaults[name] = param.default
+    return {name: task.partial_kwargs.get(name, defaults.get(name)) for name in names}
+
+
+def rendered(value: str) -> str:
+    """A templated bucket or prefix as it renders with no Variables set."""
+    return jinja2.Template(value).render(var=UNSET_VARIABLES)
+
+
+def tables(dagbag: DagBag) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """``s3://bucket/prefix`` -> the (task, arguments) of every example task writing it."""
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            args = writer_arguments(task)
+            if args is not None:
+                out[f"s3://{rendered(args['s3_bucket'])}/{rendered(args['s3_prefix'])}"].append(
+                    (f"{dag.dag_id}.{task.task_id}", args)
+                )
+    return out
+
+
+def test_every_table_has_one_window_size_format_and_filter_set(dagbag: DagBag):
+    found = tables(dagbag)
+    assert sum(len(writers) for writers in found.values()) == 5  # daily, backfill, changes, reconcile, producer
+    for table, writers in found.items():
+        shapes = {
+            task: (args["window_size"], args["file_format"], args["compression"], json.dumps(args["filters"] or {}))
+            for task, args in writers
+        }
+        assert len(set(shapes.values())) == 1, f"{table} is written in more than one shape: {shapes}"
+
+
+def test_the_daily_export_change_sync_and_reconcile_share_one_daily_jsonl_table(dagbag: DagBag):
+    found = tables(dagbag)
+    writers = {task for task, _args in found["s3://conversations-lake/raw/conversations"]}
+    assert writers == {
+        "example_conversations_daily.export_conversations",
+        "example_conversations_backfill.export_day",
+        "example_conversations_changes.sync_changes",
+        "example_conversations_reconcile.reconcile_last_days",
+    }
+    ((_task, args),) = found["s3://conversations-lake/raw/conversations"][:1]
+    assert (args["window_size"].total_seconds(), args["file_format"]) == (86_400, "jsonl")
 
 
 def test_no_import_errors(dagbag: DagBag):
@@ -40,11 +116,12 @@ def test_backfill_example_maps_one_task_per_day(dagbag: DagBag):
 def test_asset_consumer_is_scheduled_on_the_producers_outlet(dagbag: DagBag):
     producer = dagbag.dags["example_conversations_asset_producer"]
     consumer = dagbag.dags["example_conversations_asset_consumer"]
-    (outlet,) = producer.task_dict["export_conversations"].outlets
-    assert outlet.uri == "s3://conversations-lake/raw/conversations"
+    export = producer.task_dict["export_conversations"]
+    (outlet,) = export.outlets
+    assert outlet.uri == f"s3://{export.s3_bucket}/{export.s3_prefix}"  # the table the task writes
     # the timetable's condition is asset_condition on Airflow 3, dataset_condition on 2.11
     condition = getattr(consumer.timetable, "asset_condition", None) or consumer.timetable.dataset_condition
-    assert "s3://conversations-lake/raw/conversations" in repr(condition)
+    assert f"'{outlet.uri}'" in repr(condition)
     assert "committed_parts" in consumer.task_dict
 
 

@@ -6,20 +6,34 @@ gets back (or closes the connection without a byte for a dropped one). HTTP/1.1 
 
 from __future__ import annotations
 
+import socket
+import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .answers import accepts_gzip, chunks, encode_body, gzip_body
+from .answers import Answer, accepts_gzip, chunks, encode_body, gzip_body
+from .observe import Stats
 
-if TYPE_CHECKING:
-    from .server import FakeConversationsAPI
+
+class Dispatcher(Protocol):
+    """What the HTTP side needs of the API behind it (:class:`.FakeConversationsAPI` is one)."""
+
+    gzip: bool
+    chunked: bool
+    verbose: bool
+    stats: Stats
+    _stopping: threading.Event
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None: ...
+
+    def _dispatch(self, method: str, target: str, headers: list[tuple[str, str]]) -> Answer | None: ...
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], api: FakeConversationsAPI) -> None:
+    def __init__(self, address: tuple[str, int], api: Dispatcher) -> None:
         self.api = api
         super().__init__(address, _Handler)
 
@@ -38,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     @property
-    def api(self) -> FakeConversationsAPI:
+    def api(self) -> Dispatcher:
         assert isinstance(self.server, _HTTPServer)
         return self.server.api
 

@@ -146,7 +146,8 @@ def _register_assets(dag: Any) -> None:
 
         DagBundlesManager().sync_bundles_to_db()
         scheduler_dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))  # as dag.test() makes it
-        SchedulerDAG.bulk_write_to_db("dags-folder", None, [scheduler_dag])
+        # 3.0 only: the scheduler-side DAG writes DAG rows; airflow.sdk.DAG has no bulk_write_to_db.
+        SchedulerDAG.bulk_write_to_db("dags-folder", None, [scheduler_dag])  # noqa: AIR311
 
 
 def run_dag(dag_id: str, logical_date: datetime | None, params: dict[str, Any] | None = None, **op_kwargs: Any):

@@ -1,0 +1,82 @@
+"""What the docs state about the code is checked against the code.
+
+Other executed samples: ``docs/operator.rst``'s log lines and XCom in
+``tests/operators/test_conversations_to_s3.py``, ``docs/current.rst``'s XCom in
+``tests/integration/test_docs_samples.py``, the README snippets in ``tests/compat``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_conversations import exceptions
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def exception_table() -> dict[str, str]:
+    """The rows of docs/hook.rst's table of exceptions: class name -> its *Base* cell."""
+    text = (DOCS / "hook.rst").read_text()
+    after = text[text.index("All exceptions live in") :]
+    lines = after[after.index(".. list-table::") :].splitlines()[1:]
+    end = next(i for i, line in enumerate(lines) if line and not line.startswith(" "))
+    table = "\n".join(lines[:end])
+    return dict(re.findall(r"^   \* - ``(\w+)``\n     - (.+?)\n     - ", table, flags=re.MULTILINE | re.DOTALL))
+
+
+EXCEPTIONS = sorted(
+    name
+    for name, value in vars(exceptions).items()
+    if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == exceptions.__name__
+)
+
+
+def test_the_exceptions_module_defines_the_errors_the_docs_talk_about():
+    assert {"ConversationsArgumentError", "ConversationsAPIError", "ConversationsDestinationError"} <= set(EXCEPTIONS)
+
+
+@pytest.mark.parametrize("name", EXCEPTIONS)
+def test_hook_docs_list_every_exception_with_its_bases(name: str):
+    table = exception_table()
+    assert name in table, f"docs/hook.rst's table of exceptions has no row for {name}"
+    for base in getattr(exceptions, name).__bases__:
+        assert base.__name__ in table[name], f"{name}: the Base cell {table[name]!r} does not name {base.__name__}"
+
+
+def test_hook_docs_list_no_exception_that_does_not_exist():
+    assert set(exception_table()) <= set(EXCEPTIONS)
+
+
+def test_changelog_page_renders_the_one_changelog():
+    page = (DOCS / "changelog.rst").read_text()
+    directives = [line for line in page.splitlines() if line.startswith(".. ") and "::" in line]
+    assert directives == [".. include:: ../CHANGELOG.md"]
+    assert ":parser: myst_parser.sphinx_" in page
+
+
+def test_changelog_is_one_release_list_without_tracker_numbers():
+    text = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+    assert releases[0] == "0.1.0 (unreleased)" and len(releases) == len(set(releases))
+    assert not re.search(r"\bissue \d+|#\d+\b|\(was\b", text, flags=re.IGNORECASE)
+
+
+def athena_tables() -> dict[str, list[str]]:
+    """The ``CREATE EXTERNAL TABLE`` statements of docs/layout.rst: table name -> its columns, in order."""
+    text = (DOCS / "layout.rst").read_text()
+    tables = re.findall(r"CREATE EXTERNAL TABLE (\w+) \((.*?)\n   \)\n   PARTITIONED BY", text, flags=re.DOTALL)
+    return {name: re.findall(r"(\w+) (?:string|bigint|boolean|timestamp|struct<)", body) for name, body in tables}
+
+
+def test_athena_tables_declare_every_field_of_the_schema():
+    from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON
+
+    fields = [field.name for field in CONVERSATION_FIELDS]
+    tables = athena_tables()
+    assert tables["conversations"] == fields  # JSONL: every field, no extra_json (the SerDe ignores the rest)
+    assert tables["conversations_parquet"] == [*fields, EXTRA_JSON]
