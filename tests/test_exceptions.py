@@ -12,13 +12,20 @@ from airflow_provider_conversations.exceptions import (
     ConversationsFilterError,
     ConversationsResponseError,
 )
-from airflow_provider_conversations.version_compat import AirflowException
+from airflow_provider_conversations.version_compat import AirflowException, AirflowFailException
 
 
 @pytest.mark.parametrize("error", [ConversationsFilterError, ConversationsConnectionError])
-def test_bad_arguments_share_one_base_that_is_a_value_error(error):
+def test_bad_arguments_share_one_base_that_is_a_value_error_and_fails_without_retries(error):
     assert issubclass(error, ConversationsArgumentError) and issubclass(error, ValueError)
-    assert not issubclass(error, AirflowException)
+    assert issubclass(error, AirflowFailException)
+    assert not issubclass(error, ConversationsAPIError)
+
+
+def test_an_argument_error_is_caught_as_a_value_error_and_as_airflows_fail_exception():
+    for catch in (ValueError, AirflowFailException, AirflowException):
+        with pytest.raises(catch, match="platform: 'skype'"):
+            raise ConversationsFilterError("platform: 'skype' is not allowed")
 
 
 @pytest.mark.parametrize("error", [ConversationsAPIError, ConversationsResponseError, ConversationsDestinationError])
