@@ -79,12 +79,18 @@ class NetworkSettings:
             context.load_cert_chain(self.cert, self.cert_key)
         return context
 
-    def aiohttp_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of every aiohttp request: ``proxy``, ``proxy_headers`` and ``ssl``.
+    def aiohttp_kwargs(self, url: str, headers: Mapping[str, str]) -> dict[str, Any]:
+        """Keyword arguments of an aiohttp request to ``url``: ``headers``, ``ssl``, ``proxy`` and its credentials.
 
-        The proxy's credentials go in a ``Proxy-Authorization`` header (aiohttp ignores them in the URL).
+        Pass the headers here, per request, not as the session's default headers: aiohttp copies a
+        session's ``Authorization`` into the ``Proxy-Authorization`` of a ``CONNECT``, which would hand
+        the token to the proxy. The proxy's own credentials go in ``Proxy-Authorization``: on the
+        ``CONNECT`` for https, on the request itself for plain http (aiohttp reads neither from the URL).
+
+        :param url: the URL to be requested.
+        :param headers: the request's headers (the ``Authorization`` bearer header included).
         """
-        kwargs: dict[str, Any] = {"ssl": self.ssl_context()}
+        kwargs: dict[str, Any] = {"headers": dict(headers), "ssl": self.ssl_context()}
         if self.proxy:
             parts = urlsplit(self.proxy)
             netloc = parts.hostname or ""
@@ -95,8 +101,11 @@ class NetworkSettings:
             kwargs["proxy"] = f"{parts.scheme}://{netloc}"
             if parts.username is not None:
                 user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-                credentials = base64.b64encode(user_pass.encode()).decode("ascii")
-                kwargs["proxy_headers"] = {"Proxy-Authorization": f"Basic {credentials}"}
+                credentials = {"Proxy-Authorization": f"Basic {base64.b64encode(user_pass.encode()).decode('ascii')}"}
+                if urlsplit(url).scheme == "https":
+                    kwargs["proxy_headers"] = credentials
+                else:
+                    kwargs["headers"].update(credentials)
         return kwargs
 
 

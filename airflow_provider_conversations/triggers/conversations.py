@@ -51,7 +51,7 @@ async def _count_once(
             params=params,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
-            **settings.network.aiohttp_kwargs(),
+            **settings.network.aiohttp_kwargs(settings.endpoint, settings.headers),
         ) as response:
             page = parse_page(response.status, response.headers, await response.read(), secret=settings.token)
     except (asyncio.TimeoutError, aiohttp.ClientError) as err:
@@ -149,7 +149,8 @@ class ConversationsTrigger(BaseTrigger):
             )
         failures, count = 0, 0
         # trust_env=False: the proxy comes from the settings (which read the environment once), never ~/.netrc.
-        async with aiohttp.ClientSession(headers=settings.headers, trust_env=False) as session:
+        # The headers go with each request (see NetworkSettings.aiohttp_kwargs), not with the session.
+        async with aiohttp.ClientSession(trust_env=False) as session:
             while True:
                 try:
                     count = await fetch_count(session, settings, policy, filters)

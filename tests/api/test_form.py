@@ -10,7 +10,9 @@ from airflow_provider_conversations.api.network import NetworkSettings
 
 
 def test_every_numeric_extra_is_a_connection_setting_with_the_tables_default():
-    defaults = {f.name: f.default for f in dataclasses.fields(ConnectionSettings) if f.name not in ("base_url", "token")}
+    defaults = {
+        f.name: f.default for f in dataclasses.fields(ConnectionSettings) if f.name not in ("base_url", "token")
+    }
     numeric = {spec.name: spec.default for spec in EXTRA_FIELDS if spec.kind is not str}
     assert {name: defaults[name] for name in numeric} == numeric
     assert set(defaults) - set(numeric) == {"network"}

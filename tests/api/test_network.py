@@ -94,14 +94,18 @@ def test_requests_session_gets_proxy_tls_and_certificate_and_stops_reading_the_e
     assert session.verify is False and session.cert == (cert, key)
 
 
-def test_aiohttp_kwargs_carry_the_proxy_credentials_in_a_header_and_a_tls_context(tmp_path: Path):
+def test_aiohttp_kwargs_carry_the_proxy_credentials_and_a_tls_context(tmp_path: Path):
     cert, key = _self_signed(tmp_path)
-    kwargs = NetworkSettings(proxy="http://us%40er:p%3Aw@proxy:3128", cert=cert, cert_key=key).aiohttp_kwargs()
-    assert kwargs["proxy"] == "http://proxy:3128"
-    assert kwargs["proxy_headers"] == {"Proxy-Authorization": "Basic " + base64.b64encode(b"us@er:p:w").decode()}
-    context = kwargs["ssl"]
+    settings = NetworkSettings(proxy="http://us%40er:p%3Aw@proxy:3128", cert=cert, cert_key=key)
+    basic = {"Proxy-Authorization": "Basic " + base64.b64encode(b"us@er:p:w").decode()}
+    https = settings.aiohttp_kwargs(URL, {"Authorization": "Bearer t"})
+    assert https["proxy"] == "http://proxy:3128"
+    assert https["proxy_headers"] == basic and https["headers"] == {"Authorization": "Bearer t"}  # CONNECT
+    plain = settings.aiohttp_kwargs("http://127.0.0.1:8000/v2/conversations", {"Authorization": "Bearer t"})
+    assert "proxy_headers" not in plain and plain["headers"] == {"Authorization": "Bearer t", **basic}
+    context = https["ssl"]
     assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
-    assert NetworkSettings(verify=False).aiohttp_kwargs() == {"ssl": False}
+    assert NetworkSettings(verify=False).aiohttp_kwargs(URL, {}) == {"headers": {}, "ssl": False}
     unverified = NetworkSettings(verify=False, cert=cert, cert_key=key).ssl_context()
     assert isinstance(unverified, ssl.SSLContext) and unverified.verify_mode == ssl.CERT_NONE
 
