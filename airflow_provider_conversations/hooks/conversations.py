@@ -168,10 +168,12 @@ class ConversationsHook(BaseHook):
 
         :param stop: when set (another request of the same read failed), give up before the next attempt.
         """
-        return self._request(self.settings.endpoint, params, self._parse_page, policy=policy, stop=stop)
+        token = self.settings.token
 
-    def _parse_page(self, response: requests.Response) -> Page:
-        return parse_page(response.status_code, response.headers, response.content, secret=self.settings.token)
+        def parse(response: requests.Response) -> Page:
+            return parse_page(response.status_code, response.headers, response.content, secret=token)
+
+        return self._request(self.settings.endpoint, params, parse, policy=policy, stop=stop)
 
     def _request(
         self,
@@ -208,15 +210,16 @@ class ConversationsHook(BaseHook):
         stop: threading.Event | None,
     ) -> Any:
         """One paced attempt: wait for the budget, send, observe the rate-limit headers, parse."""
+        abandoned = ConversationsAPIError("request abandoned: another request of the same read failed")
         if stop is not None and stop.is_set():
-            raise ConversationsAPIError("request abandoned: another request of the same read failed")
+            raise abandoned
         pause, ticket = self.pacer.acquire()
         if pause:
             self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", pause)
             self._sleep(pause, stop)
             if stop is not None and stop.is_set():
                 self.pacer.release(ticket)
-                raise ConversationsAPIError("request abandoned: another request of the same read failed")
+                raise abandoned
         settings, session = self.settings, self.get_conn()
         self.stats.add("requests")
         try:
