@@ -1,15 +1,17 @@
 """Errors raised by the Conversations provider.
 
-Two families, so callers can tell a mistake in the task's arguments from a failed outcome:
+Two families, so callers can tell a mistake in the task's configuration from a failed outcome:
 
-* bad arguments subclass :class:`ConversationsArgumentError` (a :class:`ValueError`) and are raised
-  before any I/O, with a message naming the field, the value and what is allowed;
+* bad arguments and configuration subclass :class:`ConversationsArgumentError`, raised before any
+  I/O with a message naming the field, the value and what is allowed. It is both a
+  :class:`ValueError` and Airflow's ``AirflowFailException``: a retry cannot heal a wrong argument or
+  connection, so the task fails once, without Airflow's retries;
 * I/O outcomes subclass Airflow's ``AirflowException`` (imported, like every Airflow exception of the
   provider, from :mod:`airflow_provider_conversations.version_compat`): what the API answered
   (:class:`ConversationsAPIError`, carrying attributes callers branch on, never on message text), or
   an S3 destination that cannot be used (:class:`ConversationsDestinationError`). An answer that
-  retrying cannot fix (401, 403) fails the export task as :class:`ConversationsAuthError`, which is
-  also Airflow's ``AirflowFailException`` (no task retries).
+  retrying cannot fix (401, 403) fails the task as :class:`ConversationsAuthError`, which is also an
+  ``AirflowFailException``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import Any
 from airflow_provider_conversations.version_compat import AirflowException, AirflowFailException
 
 
-class ConversationsArgumentError(ValueError):
-    """An argument is invalid. The base of every error raised before any I/O."""
+class ConversationsArgumentError(ValueError, AirflowFailException):
+    """An argument or the configuration is invalid. The base of every error raised before any I/O.
+
+    Also Airflow's ``AirflowFailException``: the task fails without Airflow's retries.
+    """
 
 
 class ConversationsFilterError(ConversationsArgumentError):
@@ -28,7 +33,10 @@ class ConversationsFilterError(ConversationsArgumentError):
 
 
 class ConversationsConnectionError(ConversationsArgumentError):
-    """The Airflow connection is incomplete or unsafe (no token, bad URL, plain http, bad extras)."""
+    """The Airflow connection is unusable: wrong type, no token, bad or unsafe URL, bad extras.
+
+    Its message names the connection and the field, never a secret.
+    """
 
 
 class ConversationsTableMismatchError(ConversationsFilterError, AirflowFailException):

@@ -16,7 +16,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-conversations",
         "name": "Conversations",
         "description": "Move call-recording conversations from the Conversations API (`GET /v2/conversations`, "
-        "Salesloft v2) into an S3 data lake as JSONL or Parquet partitions, exactly once per window.",
+        "Salesloft v2) into an S3 data lake as JSONL or Parquet windows, and keep it current.",
         "versions": [__version__],
         "integrations": [
             {

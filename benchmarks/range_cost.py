@@ -33,7 +33,8 @@ def main() -> None:
         )
         hook = ConversationsHook()
         t0 = time.perf_counter()
-        ids = [r["id"] for r in hook.iter_conversations(start, end)]
+        pages = hook.read_pages(created_at_gte=start, created_at_lt=end)
+        ids = [r["id"] for page in pages for r in page.records]
         seconds = time.perf_counter() - t0
         expected = api.ids_in_range(start, end)
         print(
@@ -43,7 +44,7 @@ def main() -> None:
                     "records_yielded": len(ids),
                     "unique": len(set(ids)),
                     "match": set(ids) == expected,
-                    "requests_client": hook.stats["requests"],
+                    "requests_client": hook.stats.requests,
                     "requests_server": api.stats.requests,
                     "rate_limit_cost": api.stats.total_cost,
                     "records_per_point": round(len(ids) / max(1, api.stats.total_cost), 2),

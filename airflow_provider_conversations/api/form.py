@@ -14,14 +14,19 @@ DEFAULT_BASE_URL = "https://api.salesloft.com"
 
 @dataclass(frozen=True)
 class ExtraField:
-    """One tunable of the connection: its type, default, bounds and form text."""
+    """One extra field of the connection: its type, default, bounds and form text.
+
+    :param kind: ``int`` or ``float`` (a number with bounds), or ``str`` (text; empty means unset).
+    :param default: the value when the field is missing or empty (``None``: unset).
+    :param minimum: the lowest number allowed (numbers only).
+    """
 
     name: str
     label: str
     description: str
     kind: type
-    default: float | int
-    minimum: float
+    default: float | int | None
+    minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
 
@@ -88,18 +93,59 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         1,
         32,
     ),
+    ExtraField(
+        "proxy",
+        "Proxy URL",
+        "HTTP(S) proxy for every API request, e.g. http://proxy.example.com:3128 (user:password@ allowed). "
+        "Empty: HTTPS_PROXY/HTTP_PROXY of the environment, with NO_PROXY.",
+        str,
+        None,
+    ),
+    ExtraField(
+        "verify",
+        "TLS verification",
+        "Empty or true: check the API's certificate against the system's CAs (or REQUESTS_CA_BUNDLE); a "
+        "path: a CA bundle file or directory; false: no check (logged as a warning on every task).",
+        str,
+        None,
+    ),
+    ExtraField(
+        "cert",
+        "Client certificate file",
+        "Path of a PEM client certificate (mutual TLS), on every worker and triggerer; it may hold the key too.",
+        str,
+        None,
+    ),
+    ExtraField(
+        "cert_key",
+        "Client certificate key file",
+        "Path of the client certificate's private key (PEM), when it is not in the certificate file.",
+        str,
+        None,
+    ),
 )
+
+#: The default of every extra field, by name: the one place defaults are set.
+EXTRA_DEFAULTS: dict[str, float | int | None] = {spec.name: spec.default for spec in EXTRA_FIELDS}
 
 
 def conn_fields() -> dict[str, Any]:
     """The declarative ``conn-fields`` of the connection form (Airflow >= 3.2)."""
     result: dict[str, Any] = {}
     for spec in EXTRA_FIELDS:
+        if spec.kind is str:
+            result[spec.name] = {
+                "label": spec.label,
+                "description": spec.description,
+                "schema": {"type": ["string", "null"]},
+            }
+            continue
         schema: dict[str, Any] = {
             "type": ["integer" if spec.kind is int else "number", "null"],
             "default": spec.default,
         }
-        schema["exclusiveMinimum" if spec.exclusive_minimum else "minimum"] = spec.minimum
+        if spec.minimum is not None:
+            schema["exclusiveMinimum" if spec.exclusive_minimum else "minimum"] = spec.minimum
         if spec.maximum is not None:
             schema["maximum"] = spec.maximum
         result[spec.name] = {"label": spec.label, "description": spec.description, "schema": schema}

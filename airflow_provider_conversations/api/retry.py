@@ -1,18 +1,20 @@
-"""One retry policy for every transport (the requests-based hook and the aiohttp trigger).
+"""One retry policy and one retry loop for every transport (the requests-based hook and the aiohttp trigger).
 
 Transports turn whatever went wrong into a :class:`ConversationsAPIError` (``status=None`` when no
-response arrived); :class:`RetryPolicy` alone decides whether and how long to wait.
+response arrived); :class:`RetryPolicy` alone decides whether and how long to wait, and
+:meth:`RetryPolicy.retry_args` turns that into the arguments of tenacity's loop, which the sync
+transport runs as ``tenacity.Retrying`` and the async one as ``tenacity.AsyncRetrying``.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-# Moved to headers; kept importable from here.
-from airflow_provider_conversations.api.headers import retry_after_seconds as retry_after_seconds
-from airflow_provider_conversations.api.headers import server_time as server_time
+import tenacity
+
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
 
 if TYPE_CHECKING:
@@ -62,6 +64,30 @@ class RetryPolicy:
         if isinstance(error, ConversationsAPIError):
             return error.status is None or error.status in RETRYABLE_STATUSES
         return False
+
+    def retry_args(self, *, abandon: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """The arguments of the retry loop, for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike.
+
+        The transport adds its own ``sleep`` (and ``before_sleep``, to count and log retries). The
+        last error is raised as it is when the policy gives up.
+
+        :param abandon: when it returns true, the loop stops retrying (another request of the same
+            read failed, so this one's result is no longer wanted).
+        """
+
+        def retryable(error: BaseException) -> bool:
+            return self.is_retryable(error) and not (abandon is not None and abandon())
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome is not None else None
+            return (self.wait_seconds(state.attempt_number, error) if error is not None else None) or 0.0
+
+        return {
+            "retry": tenacity.retry_if_exception(retryable),
+            "stop": tenacity.stop_after_attempt(self.max_retries + 1),
+            "wait": wait,
+            "reraise": True,
+        }
 
     def wait_seconds(self, attempt: int, error: BaseException) -> float | None:
         """Return seconds to wait before retry number ``attempt`` (1-based), or ``None`` to give up.

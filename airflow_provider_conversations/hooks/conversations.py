@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 import requests
+import tenacity
 
+from airflow_provider_conversations.api.codec import decode
 from airflow_provider_conversations.api.connection import ConnectionSettings, settings_from_connection
 from airflow_provider_conversations.api.filters import ConversationFilters, count_params, paging_params, validate_range
 from airflow_provider_conversations.api.form import CONN_TYPE, UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_conversations.api.ratelimit import RateLimitPacer
 from airflow_provider_conversations.api.retry import RetryPolicy
-from airflow_provider_conversations.api.wire import Page, parse_page, total_count
-from airflow_provider_conversations.exceptions import ConversationsAPIError
+from airflow_provider_conversations.api.wire import Page, error_for_status, parse_page, total_count
+from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
 from airflow_provider_conversations.reading.driver import read_walk
 from airflow_provider_conversations.reading.walk import RangePage, RangeWalk, range_bounds
 from airflow_provider_conversations.version_compat import BaseHook, mask_secret
@@ -54,24 +54,18 @@ class RequestStats:
             setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict[str, int]:
-        """The counters as a dict (the shape ``stats`` had before it was typed)."""
+        """The counters as a dict."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
-
-    def __getitem__(self, name: str) -> int:
-        warnings.warn(
-            f"hook.stats[{name!r}] is deprecated; read the attribute: hook.stats.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.as_dict()[name]
 
 
 class ConversationsHook(BaseHook):
     """Read conversations from ``GET /v2/conversations`` of the Conversations (Salesloft v2) API.
 
-    The connection's host is the API base URL (empty: ``https://api.salesloft.com``) and its password
-    the API key or OAuth access token. Requests are retried on 429, 5xx, timeouts and lost connections
-    and paced on the rate-limit headers, so the team's budget is used but rarely exceeded.
+    The connection (of type ``conversations``; any other type is refused before any request) has the
+    API base URL as its host (empty: ``https://api.salesloft.com``) and the API key or OAuth access
+    token as its password. Requests go only to that host, through the connection's proxy and TLS
+    settings; they are retried on 429, 5xx, timeouts and lost connections and paced on the rate-limit
+    headers, so the team's budget is used but rarely exceeded.
 
     :param conversations_conn_id: the Airflow connection id.
     :param retry_policy: overrides the policy built from the connection's ``max_retries``/``backoff_base``.
@@ -139,20 +133,20 @@ class ConversationsHook(BaseHook):
 
     @cached_property
     def _session(self) -> requests.Session:
+        settings = self.settings
         session = requests.Session()
-        session.headers.update(self.settings.headers)
+        session.headers.update(settings.headers)
         # One connection per concurrent window (the session is shared by the operator's threads).
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.settings.max_concurrency))
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, settings.max_concurrency))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        # The environment is read once, here, not on every request (requests scans os.environ for proxies
-        # twice per request): HTTP(S)_PROXY/NO_PROXY and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE apply as requests
-        # applies them. A ~/.netrc entry is not read: it would replace the bearer token.
-        session.trust_env = False
-        session.proxies.update(requests.utils.get_environ_proxies(self.settings.endpoint))
-        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if ca_bundle:
-            session.verify = ca_bundle
+        # Proxy, CA bundle and client certificate as the connection and the environment set them, resolved
+        # once (the trigger applies the same settings); requests no longer reads the environment or ~/.netrc.
+        settings.network.configure(session)
+        if settings.network.verify is False:
+            self.log.warning(
+                "TLS certificate verification is off for %s (the connection's extra verify)", settings.base_url
+            )
         return session
 
     @staticmethod
@@ -169,52 +163,109 @@ class ConversationsHook(BaseHook):
         policy: RetryPolicy | None = None,
         stop: threading.Event | None = None,
     ) -> Page:
-        """Send one request with pacing and retries; return the parsed page.
+        """Send one request to the endpoint with pacing and retries; return the parsed page.
 
         :param stop: when set (another request of the same read failed), give up before the next attempt.
         """
-        settings, session = self.settings, self.get_conn()
+        token = self.settings.token
+
+        def parse(response: requests.Response) -> Page:
+            return parse_page(response.status_code, response.headers, response.content, secret=token)
+
+        return self._request(self.settings.endpoint, params, parse, policy=policy, stop=stop)
+
+    def _request(
+        self,
+        url: str,
+        params: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+        parse: Callable[[requests.Response], Any],
+        *,
+        policy: RetryPolicy | None = None,
+        stop: threading.Event | None = None,
+    ) -> Any:
+        """Send one GET, paced, under the retry policy's loop; return what ``parse`` makes of the answer."""
         policy = policy or self.retry_policy
-        attempt = 0
-        while True:
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            self.stats.add("retries")
+            error = state.outcome.exception() if state.outcome is not None else None
+            delay = state.next_action.sleep if state.next_action is not None else 0.0
+            self.log.warning(
+                "Request failed (%s); retry %d/%d in %.1fs", error, state.attempt_number, policy.max_retries, delay
+            )
+
+        retrying = tenacity.Retrying(
+            **policy.retry_args(abandon=stop.is_set if stop is not None else None),
+            sleep=lambda seconds: self._sleep(seconds, stop),
+            before_sleep=before_sleep,
+        )
+        return retrying(self._attempt, url, params, parse, stop)
+
+    def _attempt(
+        self,
+        url: str,
+        params: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+        parse: Callable[[requests.Response], Any],
+        stop: threading.Event | None,
+    ) -> Any:
+        """One paced attempt: wait for the budget, send, observe the rate-limit headers, parse."""
+        abandoned = ConversationsAPIError("request abandoned: another request of the same read failed")
+        if stop is not None and stop.is_set():
+            raise abandoned
+        pause, ticket = self.pacer.acquire()
+        if pause:
+            self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", pause)
+            self._sleep(pause, stop)
             if stop is not None and stop.is_set():
-                raise ConversationsAPIError("request abandoned: another request of the same read failed")
-            pause, ticket = self.pacer.acquire()
-            if pause:
-                self.log.info("Rate-limit budget spent for this minute; waiting %.1fs", pause)
-                self._sleep(pause, stop)
-                if stop is not None and stop.is_set():
-                    self.pacer.release(ticket)
-                    continue
-            self.stats.add("requests")
+                self.pacer.release(ticket)
+                raise abandoned
+        settings, session = self.settings, self.get_conn()
+        self.stats.add("requests")
+        try:
+            response = session.get(url, params=params, timeout=settings.timeout, allow_redirects=False)
+        except requests.Timeout:
+            self.pacer.release(ticket)
+            raise ConversationsAPIError(f"no answer from {url} within {settings.timeout}s") from None
+        except requests.RequestException as err:
+            self.pacer.release(ticket)
+            raise ConversationsAPIError(f"could not reach {url}: {type(err).__name__}") from None
+        self.pacer.observe(response.headers, ticket, status=response.status_code)
+        try:
+            result = parse(response)
+        except ConversationsAPIError as err:
+            if err.status == 429:
+                self.stats.add("throttled")
+            raise
+        cost = getattr(result, "cost", None) if isinstance(result, Page) else None
+        self.stats.add("cost", cost if cost is not None else 1)
+        return result
+
+    def fetch_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET a URL the API handed back (such as a record's ``_href``), paced and retried; return its JSON.
+
+        The token goes only to the connection's own host: a URL on any other host (or scheme or port)
+        is refused before any request.
+
+        :param url: an absolute URL on the connection's base URL, or an absolute path on it.
+        :param params: query parameters.
+        :raises ConversationsConnectionError: the URL is not on the connection's host.
+        """
+        own = self.settings.own_url(url)
+
+        def parse(response: requests.Response) -> Any:
+            if not 200 <= response.status_code < 300:
+                raise error_for_status(
+                    response.status_code, response.headers, response.content, secret=self.settings.token
+                )
             try:
-                try:
-                    response = session.get(
-                        settings.endpoint, params=params, timeout=settings.timeout, allow_redirects=False
-                    )
-                except requests.Timeout:
-                    self.pacer.release(ticket)
-                    raise ConversationsAPIError(
-                        f"no answer from {settings.endpoint} within {settings.timeout}s"
-                    ) from None
-                except requests.RequestException as err:
-                    self.pacer.release(ticket)
-                    raise ConversationsAPIError(f"could not reach {settings.endpoint}: {type(err).__name__}") from None
-                self.pacer.observe(response.headers, ticket, status=response.status_code)
-                page = parse_page(response.status_code, response.headers, response.content, secret=settings.token)
-            except ConversationsAPIError as err:
-                if err.status == 429:
-                    self.stats.add("throttled")
-                attempt += 1
-                delay = policy.wait_seconds(attempt, err)
-                if delay is None:
-                    raise
-                self.stats.add("retries")
-                self.log.warning("Request failed (%s); retry %d/%d in %.1fs", err, attempt, policy.max_retries, delay)
-                self._sleep(delay, stop)
-                continue
-            self.stats.add("cost", page.cost if page.cost is not None else 1)
-            return page
+                return decode(response.content)
+            except ValueError:
+                raise ConversationsResponseError(
+                    f"the API answered {response.status_code} with a body that is not JSON",
+                    status=response.status_code,
+                ) from None
+
+        return self._request(own, tuple((params or {}).items()), parse)
 
     def fetch_page(
         self,
@@ -325,47 +376,3 @@ class ConversationsHook(BaseHook):
             return False, str(err)
         budget = f"; rate-limit budget left this minute: {page.remaining}" if page.remaining is not None else ""
         return True, f"Connection successfully tested: {self.settings.endpoint} answered{budget}"
-
-    # -- the earlier range-first forms, kept for their callers: the same read (read_pages takes the filters first)
-
-    def _old_read(
-        self, name: str, gte: datetime | str, lt: datetime | str, flt: FiltersArg, **kw: Any
-    ) -> Iterator[RangePage]:
-        warnings.warn(
-            f"ConversationsHook.{name} is deprecated; use read_pages(filters, created_at_gte=..., created_at_lt=...)",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return self.read_pages(flt, created_at_gte=gte, created_at_lt=lt, **kw)
-
-    def iter_conversations(
-        self, created_at_gte: datetime | str, created_at_lt: datetime | str, filters: FiltersArg = None, **kwargs: Any
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every conversation created in ``[created_at_gte, created_at_lt)`` exactly once, in order.
-
-        Deprecated (raises a :class:`DeprecationWarning`): use :meth:`read_pages` and each page's
-        ``records`` (the same read; the same keyword arguments).
-        """
-        pages = self._old_read("iter_conversations", created_at_gte, created_at_lt, filters, **kwargs)
-        return (record for page in pages for record in page.records)
-
-    def iter_pages(
-        self, created_at_gte: datetime | str, created_at_lt: datetime | str, filters: FiltersArg = None, **kwargs: Any
-    ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
-        """Yield ``(page, records)`` for ``[created_at_gte, created_at_lt)``.
-
-        Deprecated (raises a :class:`DeprecationWarning`): use :meth:`read_pages` (``page.page``,
-        ``page.records``).
-        """
-        pages = self._old_read("iter_pages", created_at_gte, created_at_lt, filters, **kwargs)
-        return ((page.page, page.records) for page in pages)
-
-    def iter_timed_pages(
-        self, created_at_gte: datetime | str, created_at_lt: datetime | str, filters: FiltersArg = None, **kwargs: Any
-    ) -> Iterator[RangePage]:
-        """Yield ``(page, timed records)`` for ``[created_at_gte, created_at_lt)``.
-
-        Deprecated (raises a :class:`DeprecationWarning`): use :meth:`read_pages`, which yields the
-        same pages.
-        """
-        return self._old_read("iter_timed_pages", created_at_gte, created_at_lt, filters, **kwargs)

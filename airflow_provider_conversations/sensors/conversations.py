@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.checks import check_positive
-from airflow_provider_conversations.exceptions import ConversationsAPIError
+from airflow_provider_conversations.exceptions import (
+    ConversationsAPIError,
+    ConversationsAuthError,
+    ConversationsConnectionError,
+    ConversationsFilterError,
+)
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.triggers.conversations import EVENT_STATUSES, ConversationsTrigger
 from airflow_provider_conversations.utils.task_args import check_filters, is_template, resolve_range
@@ -84,6 +89,8 @@ class ConversationsSensor(BaseSensorOperator):
         try:
             count = hook.count_conversations(filters)
         except ConversationsAPIError as err:
+            if err.status in (401, 403):
+                raise ConversationsAuthError.from_api_error(err) from err
             if not hook.retry_policy.is_retryable(err):
                 raise
             self.log.warning("Counting conversations failed after retries (%s); trying again next poke", err)
@@ -115,7 +122,10 @@ class ConversationsSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> int:
-        """Turn the trigger's event into the task's result: the count, a timeout, or a clear failure."""
+        """Turn the trigger's event into the task's result: the count, a timeout, or a clear failure.
+
+        A wrong connection, wrong filters or refused credentials fail the task without retries.
+        """
         if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
             raise AirflowException(f"ConversationsTrigger sent an unexpected event: {event!r}")
         if event["status"] == "timeout":
@@ -123,8 +133,14 @@ class ConversationsSensor(BaseSensorOperator):
                 f"Sensor timed out: {event.get('count')} conversation(s) found, {self.min_count} wanted"
             )
         if event["status"] == "error":
-            raise ConversationsAPIError(
-                f"waiting for conversations failed: {event.get('message')}", status=event.get("status_code")
-            )
+            message = f"waiting for conversations failed: {event.get('message')}"
+            kind = event.get("error")
+            if kind == "connection":
+                raise ConversationsConnectionError(message)
+            if kind == "argument":
+                raise ConversationsFilterError(message)
+            if kind == "auth":
+                raise ConversationsAuthError(f"{message}; not retried", status=event.get("status_code"))
+            raise ConversationsAPIError(message, status=event.get("status_code"))
         self.log.info("%d conversation(s) found (wanted %d)", event["count"], self.min_count)
         return int(event["count"])

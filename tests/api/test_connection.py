@@ -12,7 +12,13 @@ from airflow_provider_conversations.exceptions import ConversationsConnectionErr
 def conn(host: str | None = "https://api.salesloft.com", password: str | None = "tok", **kw: Any) -> SimpleNamespace:
     extra = kw.pop("extra", {})
     return SimpleNamespace(
-        conn_id="c", host=host, password=password, schema=kw.get("schema"), port=kw.get("port"), extra_dejson=extra
+        conn_id="c",
+        conn_type=kw.get("conn_type", "conversations"),
+        host=host,
+        password=password,
+        schema=kw.get("schema"),
+        port=kw.get("port"),
+        extra_dejson=extra,
     )
 
 
@@ -43,6 +49,7 @@ def test_base_url_forms(host, schema, port, expected):
         ("https://", "is not a valid API base URL"),
         ("https://user:pw@api.salesloft.com", "must not hold a query, fragment or credentials"),
         ("https://api.salesloft.com:99999", "is not a valid URL"),
+        ("https://bad host", "does not hold a valid host name"),
     ],
 )
 def test_bad_hosts_are_refused_with_a_reason(host, message):
@@ -92,3 +99,79 @@ def test_token_is_masked_first_and_never_in_repr():
     assert masked == ["tok-SECRET"]
     assert "tok-SECRET" not in repr(settings)
     assert settings.headers["Authorization"] == "Bearer tok-SECRET"
+
+
+@pytest.mark.parametrize("conn_type", ["http", "aws", "https", "", None, "Conversations"])
+def test_a_connection_of_another_type_is_refused_naming_both_types(conn_type):
+    masked: list[str] = []
+    with pytest.raises(ConversationsConnectionError) as exc:
+        settings_from_connection(conn(password="aws-SECRET-key", conn_type=conn_type), mask=masked.append)
+    assert f"is of type {conn_type!r}; expected a connection of type 'conversations'" in str(exc.value)
+    assert "aws-SECRET-key" not in str(exc.value) and masked == []  # refused before the password is read
+
+
+def test_a_wrong_type_is_a_failure_without_retries():
+    from airflow_provider_conversations.version_compat import AirflowFailException
+
+    with pytest.raises(AirflowFailException):
+        settings_from_connection(conn(conn_type="http"))
+
+
+PASSWORD = "pw-NEEDLE-71c"
+
+
+@pytest.mark.parametrize(
+    ("host", "schema", "port"),
+    [
+        (f"https://user:{PASSWORD}@bad host", None, None),
+        (f"https://user:{PASSWORD}@api.salesloft.com", None, None),
+        (f"https://user:{PASSWORD}@api.salesloft.com:99999", None, None),
+        (f"user:{PASSWORD}@api.salesloft.com", None, None),
+        (f"user:{PASSWORD}@[::1", None, None),
+        (f"ftp://user:{PASSWORD}@x", None, None),
+        (f"http://user:{PASSWORD}@api.salesloft.com", None, None),
+        (f"https:/user:{PASSWORD}@host", None, None),
+        (f"https://api.salesloft.com/?token={PASSWORD}", None, None),
+        (f"https://api.salesloft.com/#{PASSWORD}", None, None),
+        (f"user:{PASSWORD}@api.salesloft.com", "ftp", 443),
+        (f"https://user:{PASSWORD}@", None, None),
+    ],
+)
+def test_no_error_path_of_a_bad_host_quotes_its_password(host, schema, port):
+    with pytest.raises(ConversationsConnectionError) as exc:
+        settings_from_connection(conn(host=host, schema=schema, port=port))
+    text = str(exc.value) + repr(exc.value) + repr(exc.value.__cause__) + repr(exc.value.__context__)
+    assert PASSWORD not in text and "NEEDLE" not in text
+    assert str(exc.value).startswith("host:")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://api.salesloft.com/v2/transcriptions/1/sentences",
+            "https://api.salesloft.com/v2/transcriptions/1/sentences",
+        ),
+        ("/v2/conversations/1/recording", "https://api.salesloft.com/v2/conversations/1/recording"),
+    ],
+)
+def test_own_url_accepts_urls_on_the_base_urls_host(url, expected):
+    assert settings_from_connection(conn()).own_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/v2/conversations",
+        "http://api.salesloft.com/v2/conversations",  # another scheme
+        "https://api.salesloft.com:8443/v2/conversations",  # another port
+        "https://api.salesloft.com.evil.example.com/x",
+        "https://user:pw@api.salesloft.com/x",
+        "//evil.example.com/x",
+        "api.salesloft.com/x",
+    ],
+)
+def test_own_url_refuses_any_other_host_without_quoting_the_query(url):
+    with pytest.raises(ConversationsConnectionError, match="refusing to send the API token to") as exc:
+        settings_from_connection(conn()).own_url(url + "?secret=q-NEEDLE")
+    assert "NEEDLE" not in str(exc.value) and "pw" not in str(exc.value)

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+from requests_mock import ANY
 
 from airflow_provider_conversations.api.retry import RetryPolicy
 from airflow_provider_conversations.exceptions import (
@@ -215,23 +216,7 @@ def test_read_pages_takes_count_conversations_argument_shape_and_yields_pages_in
     assert {dict(query(r))["platform"] for r in requests_mock.request_history} == {"zoom"}
 
 
-@pytest.mark.parametrize(
-    ("name", "shape"),
-    [
-        ("iter_conversations", lambda out: [r["id"] for r in out]),
-        ("iter_pages", lambda out: [r["id"] for _page, records in out for r in records]),
-        ("iter_timed_pages", lambda out: [r["id"] for _page, timed in out for r, _ts in timed]),
-    ],
-)
-def test_retired_read_methods_warn_and_read_the_same(hook, requests_mock, name, shape):
-    _tied_pages(requests_mock)
-    with pytest.warns(DeprecationWarning, match=rf"ConversationsHook\.{name} is deprecated; use read_pages"):
-        out = getattr(hook, name)("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", {"platform": "zoom"}, per_page=2)
-    assert shape(list(out)) == ["r1", "r2", "r3"]
-    assert {dict(query(r))["platform"] for r in requests_mock.request_history} == {"zoom"}
-
-
-def test_stats_are_typed_and_the_old_dict_access_warns(hook, requests_mock):
+def test_stats_count_requests_retries_throttles_and_cost(hook, requests_mock):
     requests_mock.get(
         URL,
         [
@@ -242,8 +227,6 @@ def test_stats_are_typed_and_the_old_dict_access_warns(hook, requests_mock):
     hook.fetch_page()
     assert (hook.stats.requests, hook.stats.retries, hook.stats.throttled, hook.stats.cost) == (2, 1, 1, 3)
     assert hook.stats.as_dict() == {"requests": 2, "retries": 1, "cost": 3, "throttled": 1}
-    with pytest.warns(DeprecationWarning, match=r"hook\.stats\.cost"):
-        assert hook.stats["cost"] == 3
 
 
 def test_retry_policy_comes_from_the_connection(set_conn):
@@ -277,3 +260,76 @@ def test_a_netrc_entry_for_the_api_host_does_not_replace_the_bearer_token(hook, 
     requests_mock.get(URL, json=body([]))
     hook.fetch_page()
     assert requests_mock.last_request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("conn", "found"),
+    [
+        ({"conn_type": "http", "host": BASE, "password": "http-SECRET"}, "'http'"),
+        (
+            {"conn_type": "aws", "login": "AKIA", "password": "aws-SECRET", "extra": {"region_name": "us-east-1"}},
+            "'aws'",
+        ),
+    ],
+)
+def test_a_connection_of_another_type_is_refused_before_any_request(monkeypatch, requests_mock, conn, found):
+    monkeypatch.setenv("AIRFLOW_CONN_NOT_OURS", json.dumps(conn))
+    requests_mock.get(ANY, json=body([]))
+    hook = ConversationsHook("not_ours")
+    with pytest.raises(ConversationsConnectionError) as exc:
+        hook.count_conversations()
+    assert f"'not_ours' is of type {found}; expected a connection of type 'conversations'" in str(exc.value)
+    assert "SECRET" not in str(exc.value) and requests_mock.call_count == 0
+    ok, message = ConversationsHook("not_ours").test_connection()
+    assert not ok and "expected a connection of type 'conversations'" in message and requests_mock.call_count == 0
+
+
+def test_fetch_json_requests_a_url_on_the_connections_host_with_the_token(hook, requests_mock):
+    href = f"{BASE}/v2/transcriptions/t1/sentences"
+    requests_mock.get(href, json={"data": [{"text": "hello"}]})
+    assert hook.fetch_json(href, {"per_page": "100"}) == {"data": [{"text": "hello"}]}
+    assert requests_mock.last_request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert query(requests_mock.last_request) == [("per_page", "100")]
+    assert hook.stats.requests == 1
+
+
+@pytest.mark.parametrize(
+    "href", ["https://cdn.example.net/recording.mp3", "http://api.example.com/v2/x", "https://api.example.com:444/v2/x"]
+)
+def test_fetch_json_never_sends_the_token_to_another_host(hook, requests_mock, href):
+    requests_mock.get(ANY, json={})
+    with pytest.raises(ConversationsConnectionError, match="refusing to send the API token"):
+        hook.fetch_json(href)
+    assert requests_mock.call_count == 0
+
+
+def test_fetch_json_retries_like_every_request_and_does_not_follow_redirects(hook, requests_mock):
+    href = f"{BASE}/v2/transcriptions/t1/artifact"
+    requests_mock.get(
+        href,
+        [
+            {"status_code": 503, "json": {}},
+            {"status_code": 302, "headers": {"Location": "https://elsewhere.example.net/a?sig=x"}},
+        ],
+    )
+    with pytest.raises(ConversationsAPIError) as exc:
+        hook.fetch_json(href)
+    assert exc.value.status == 302 and "redirects are not followed" in str(exc.value)
+    assert requests_mock.call_count == 2 and hook.stats.retries == 1
+
+
+def test_session_takes_the_connections_proxy_tls_and_certificate(set_conn, monkeypatch, tmp_path, caplog, capsys):
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy:3128")
+    cert = tmp_path / "client.pem"
+    cert.write_text("x")
+    set_conn(BASE, proxy="http://user:px-SECRET@conn-proxy:8080", verify="false", cert=str(cert))
+    hook = ConversationsHook()
+    session = hook.get_conn()
+    assert session.proxies == {
+        "http": "http://user:px-SECRET@conn-proxy:8080",
+        "https": "http://user:px-SECRET@conn-proxy:8080",
+    }
+    assert session.verify is False and session.cert == str(cert) and session.trust_env is False
+    logged = caplog.text + capsys.readouterr().out  # Airflow 3 logs through structlog to stdout
+    assert "TLS certificate verification is off for https://api.example.com" in logged
+    assert "px-SECRET" not in repr(hook.settings)

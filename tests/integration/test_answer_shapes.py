@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
 from airflow_provider_conversations.triggers.conversations import ConversationsTrigger
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, read_records
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 SHAPES = {
@@ -25,7 +25,7 @@ def test_hook_asks_for_gzip_and_reads_the_records_served(set_conn, conversations
     api = conversations_api_factory(records=700, token=TOKEN, seed=3, strict_params=True, **shape)
     set_conn(api.url, TOKEN)
     gte, lt = START, START + timedelta(days=3)
-    read = list(ConversationsHook().iter_conversations(gte, lt))
+    read = read_records(ConversationsHook(), gte, lt)
     served = {r["id"]: r for r in api.records()}
     assert len(read) == len(api.ids_in_range(gte, lt)) > 250
     assert all(record == served[record["id"]] for record in read)

@@ -13,11 +13,15 @@ shown to find a token where one is known to be (the fake API's log of a wrong to
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import base64
 import json
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import traceback
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -237,3 +241,113 @@ def test_the_async_trigger_does_not_follow_a_redirect_to_another_host(redirectin
     assert event["status"] == "error" and event["status_code"] == 302
     assert "redirects are not followed" in event["message"] and not leaks(json.dumps(event))
     assert api.stats.requests == 1 and other.stats.requests == 0
+
+
+WRONG_TYPE_PASSWORD = "aws-LEAKCHECK-secret-7d2e"
+SSEC_KEY = "ssec-LEAKCHECK-0123456789abcdefg"  # 32 bytes: an AES-256 key as boto3 takes it
+SSEC_NEEDLES = (SSEC_KEY, base64.b64encode(SSEC_KEY.encode()).decode(), "LEAKCHECK")  # botocore sends it base64
+RUN_SCRIPT = """\
+import datetime, sys
+sys.path.insert(0, {root!r})
+from tests.integration.conftest import run_dag_source
+run, tis = run_dag_source({dag_id!r}, datetime.datetime(2025, 1, 4, tzinfo=datetime.timezone.utc), {body!r})
+print("STATES=" + repr({{t: str(ti.state) for t, ti in tis.items()}}))
+"""
+
+
+def run_at_debug(tmp_path: Path, dag_id: str, body: str, **env: str) -> tuple[dict[str, str], str, str]:
+    """Run a DAG with ``dag.test()`` in a subprocess at DEBUG, with OpenLineage's file transport.
+
+    Returns the task states, everything the run printed, and the OpenLineage events as text. Airflow's
+    supervisor traces each secret-masking request at DEBUG with the secret in it (``MaskSecret(value=...)``);
+    those lines are Airflow's own and are left out.
+    """
+    events = tmp_path / f"{dag_id}-openlineage.jsonl"
+    script = tmp_path / f"{dag_id}.py"
+    script.write_text(RUN_SCRIPT.format(root=str(Path(__file__).resolve().parents[2]), dag_id=dag_id, body=body))
+    run_env = {
+        **os.environ,
+        **env,
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "leak-tests",
+    }
+    done = subprocess.run([sys.executable, str(script)], env=run_env, capture_output=True, text=True, timeout=240)
+    output = done.stdout + done.stderr
+    states = [line for line in done.stdout.splitlines() if line.startswith("STATES=")]
+    assert states, output[-3000:]
+    output = "\n".join(line for line in output.splitlines() if "MaskSecret(" not in line)
+    assert "[debug" in output, "the run did not log at DEBUG"
+    lineage = events.read_text() if events.exists() else ""
+    assert dag_id in lineage, "no OpenLineage events were written"
+    return ast.literal_eval(states[-1].removeprefix("STATES=")), output, lineage
+
+
+def places_with(needles: tuple[str, ...], output: str, lineage: str, objects: dict[str, bytes]) -> dict[str, list[str]]:
+    """Where each needle was found: the run's output, OpenLineage's events, the objects, the metadata DB."""
+
+    def found(text: str) -> list[str]:
+        return [needle for needle in needles if needle in text]
+
+    places = {
+        "run output (DEBUG)": found(output),
+        "OpenLineage events": found(lineage),
+        "objects written": sorted({n for body in objects.values() for n in found(body.decode("utf-8", "replace"))}),
+        "metadata DB": sorted({table for table, text in db_cells() if found(text)}),
+    }
+    return {place: what for place, what in places.items() if what}
+
+
+def test_no_run_writes_the_token_or_the_password_of_a_wrong_type_connection(
+    conversations_api_factory, monkeypatch, s3_client, bucket, tmp_path
+):
+    """A run at DEBUG: an export and a deferrable sensor whose ``conversations_conn_id`` is an ``aws``
+    connection (its host the fake API), and an export with the right connection. Neither the token nor
+    the aws password is in the run's output (task logs at DEBUG), the metadata DB (XCom, rendered fields,
+    trigger rows), OpenLineage's events, the objects written (manifests, parts) or what the API received."""
+    api = conversations_api_factory(
+        records=generate_conversations(40, seed=6, start=DAY, end=LOGICAL), token=SECRET, strict_params=True
+    )
+    set_connection(monkeypatch, api.url, SECRET, backoff_base=0.01)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NOT_OURS",
+        json.dumps({"conn_type": "aws", "host": api.url, "login": "AKIA", "password": WRONG_TYPE_PASSWORD}),
+    )
+    body = (
+        f"ConversationsToS3Operator(task_id='wrong_type', conversations_conn_id='not_ours', s3_bucket={bucket!r},"
+        " s3_prefix='leak/wrong'),"
+        " ConversationsSensor(task_id='wrong_type_deferred', conversations_conn_id='not_ours', deferrable=True,"
+        " poke_interval=0.1, timeout=30),"
+        f" ConversationsToS3Operator(task_id='export', s3_bucket={bucket!r}, s3_prefix='leak/ok')"
+    )
+    states, output, lineage = run_at_debug(tmp_path, "leak_wrong_type", body)
+    # Controls: the wrong-type tasks failed on the type, before any request; the export read and wrote.
+    assert states == {"wrong_type": "failed", "wrong_type_deferred": "failed", "export": "success"}, states
+    assert "is of type 'aws'; expected a connection of type 'conversations'" in output
+    assert api.stats.status_counts.get(200, 0) >= 1
+    assert WRONG_TYPE_PASSWORD not in repr(api.request_log), "the wrong-type password reached the API"
+    objects = read_objects(s3_client, bucket, "leak/")
+    assert any("_manifest-" in key for key in objects)
+    assert not places_with((SECRET, WRONG_TYPE_PASSWORD, "LEAKCHECK"), output, lineage, objects)
+
+
+def test_no_run_writes_an_sse_c_key_given_in_s3_extra_args(
+    conversations_api_factory, monkeypatch, s3_client, bucket, tmp_path
+):
+    """An export with an SSE-C key in ``s3_extra_args`` (read from the environment in the DAG file, as a
+    user would, so the DAG's source holds no key): the key, raw or base64 as botocore sends it, is in
+    nothing the run writes. Fails while boto3's and s3transfer's DEBUG lines print the key unmasked."""
+    api = conversations_api_factory(
+        records=generate_conversations(40, seed=6, start=DAY, end=LOGICAL), token=SECRET, strict_params=True
+    )
+    set_connection(monkeypatch, api.url, SECRET, backoff_base=0.01)
+    body = (
+        f"ConversationsToS3Operator(task_id='ssec', s3_bucket={bucket!r}, s3_prefix='leak/ssec',"
+        " s3_extra_args={'SSECustomerAlgorithm': 'AES256',"
+        " 'SSECustomerKey': __import__('os').environ['LEAK_SSEC_KEY']})"
+    )
+    states, output, lineage = run_at_debug(tmp_path, "leak_ssec", body, LEAK_SSEC_KEY=SSEC_KEY)
+    assert states == {"ssec": "success"}, states
+    objects = read_objects(s3_client, bucket, "leak/")  # moto answers SSE-C GETs without the key
+    assert any("_manifest-" in key for key in objects) and api.stats.requests >= 1
+    assert not places_with(SSEC_NEEDLES, output, lineage, objects)

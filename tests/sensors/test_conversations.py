@@ -10,12 +10,18 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from requests_mock import ANY
 
-from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsFilterError
+from airflow_provider_conversations.exceptions import (
+    ConversationsAPIError,
+    ConversationsAuthError,
+    ConversationsConnectionError,
+    ConversationsFilterError,
+)
 from airflow_provider_conversations.sensors.conversations import ConversationsSensor
 from airflow_provider_conversations.testing import generate_conversations
 from airflow_provider_conversations.triggers.conversations import ConversationsTrigger
-from airflow_provider_conversations.version_compat import AirflowSensorTimeout
+from airflow_provider_conversations.version_compat import AirflowFailException, AirflowSensorTimeout
 from tests.conftest import TOKEN
 
 UTC = timezone.utc
@@ -52,10 +58,30 @@ def test_a_transient_failure_after_retries_waits_for_the_next_poke(mocked_api):
 
 
 def test_a_client_error_fails_the_poke(mocked_api):
-    mocked_api.get(URL, status_code=401, json={"error": "Unauthorized"})
+    mocked_api.get(URL, status_code=404, json={"error": "Not Found"})
     with pytest.raises(ConversationsAPIError) as exc:
         ConversationsSensor(task_id="s").poke(CONTEXT)
+    assert exc.value.status == 404
+
+
+def test_refused_credentials_fail_the_poke_without_task_retries(mocked_api):
+    mocked_api.get(URL, status_code=401, json={"error": "Unauthorized"})
+    with pytest.raises(ConversationsAuthError) as exc:
+        ConversationsSensor(task_id="s").poke(CONTEXT)
+    assert isinstance(exc.value, AirflowFailException)
     assert exc.value.status == 401 and TOKEN not in str(exc.value)
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_connection_of_another_type_fails_without_retries_before_any_request(monkeypatch, requests_mock, deferrable):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONVERSATIONS_DEFAULT",
+        json.dumps({"conn_type": "http", "host": "https://api.example.com", "password": "http-SECRET"}),
+    )
+    requests_mock.get(ANY, json={})
+    with pytest.raises(ConversationsConnectionError, match="is of type 'http'") as exc:
+        ConversationsSensor(task_id="s", deferrable=deferrable).execute(CONTEXT)
+    assert isinstance(exc.value, AirflowFailException) and requests_mock.call_count == 0
 
 
 def test_deferrable_execute_hands_the_trigger_the_range_and_an_absolute_deadline(set_conn):
@@ -83,6 +109,23 @@ def test_deferrable_execute_hands_the_trigger_the_range_and_an_absolute_deadline
 def test_timeout_event_is_a_sensor_timeout():
     with pytest.raises(AirflowSensorTimeout, match="2 conversation\\(s\\) found, 5 wanted"):
         ConversationsSensor(task_id="s", min_count=5).execute_complete({}, {"status": "timeout", "count": 2})
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "fails_once"),
+    [
+        ("connection", ConversationsConnectionError, True),
+        ("argument", ConversationsFilterError, True),
+        ("auth", ConversationsAuthError, True),
+        ("api", ConversationsAPIError, False),
+        ("other", ConversationsAPIError, False),
+    ],
+)
+def test_error_event_kinds_become_typed_errors(kind, error, fails_once):
+    event = {"status": "error", "message": "nope", "status_code": 401 if kind == "auth" else None, "error": kind}
+    with pytest.raises(error, match="waiting for conversations failed: nope") as exc:
+        ConversationsSensor(task_id="s").execute_complete({}, event)
+    assert isinstance(exc.value, AirflowFailException) is fails_once
 
 
 def test_error_event_is_an_api_error_with_its_status():

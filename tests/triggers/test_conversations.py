@@ -104,3 +104,22 @@ def test_bad_filters_are_an_error_event_naming_the_field(api):
     event = first_event(ConversationsTrigger("conversations_default", {**WINDOW, "platform": "skype"}))
     assert event["status"] == "error" and "platform: 'skype' is not allowed" in event["message"]
     assert api.stats.requests == 0
+
+
+def test_a_connection_of_another_type_is_a_connection_error_event_without_any_request(api, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONVERSATIONS_DEFAULT",
+        json.dumps({"conn_type": "aws", "login": "AKIA", "password": "aws-SECRET", "host": api.url}),
+    )
+    event = first_event(ConversationsTrigger("conversations_default", WINDOW))
+    assert event["status"] == "error" and event["error"] == "connection"
+    assert "is of type 'aws'; expected a connection of type 'conversations'" in event["message"]
+    assert "aws-SECRET" not in json.dumps(event) and api.stats.requests == 0
+
+
+def test_error_events_say_what_failed(api, set_conn):
+    set_conn(api.url, "wrong")
+    assert first_event(ConversationsTrigger("conversations_default", WINDOW))["error"] == "auth"
+    assert first_event(ConversationsTrigger("conversations_default", {**WINDOW, "platform": "skype"}))["error"] == (
+        "argument"
+    )
