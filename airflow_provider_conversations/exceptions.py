@@ -39,7 +39,7 @@ class ConversationsConnectionError(ConversationsArgumentError):
     """
 
 
-class ConversationsTableMismatchError(ConversationsFilterError, AirflowFailException):
+class ConversationsTableMismatchError(ConversationsFilterError):
     """The task would write a table whose committed shape (window size, file format, compression or
     filters) differs from its own; raised before any API request or write, and not retried.
 
