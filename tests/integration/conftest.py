@@ -165,3 +165,21 @@ def start_api(factory, set_conn, records: list[dict[str, Any]] | int, seed: int)
     api = factory(records=records, token=TOKEN, seed=seed)
     set_conn(api.url, TOKEN, backoff_base=0.01)
     return api
+
+
+def comparable(objects: dict[str, bytes]) -> dict[str, bytes]:
+    """``objects`` with each manifest's ``read_started_at`` taken out: what a rerun over the same records
+    must leave byte-identical (data objects, manifests otherwise, the table's shape marker).
+    """
+    out = dict(objects)
+    for key, body in objects.items():
+        if "/_manifest-" in key:
+            manifest = json.loads(body)
+            manifest.pop("read_started_at", None)
+            out[key] = json.dumps(manifest, sort_keys=True).encode()
+    return out
+
+
+def window_objects(objects: dict[str, bytes]) -> dict[str, bytes]:
+    """``objects`` without the table's shape marker (``_table.json``): the windows' parts and manifests."""
+    return {k: v for k, v in objects.items() if not k.endswith("_table.json")}

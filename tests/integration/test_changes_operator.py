@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.exceptions import ConversationsTableMismatchError
 from airflow_provider_conversations.operators.conversations_changes_to_s3 import ConversationsChangesToS3Operator
 from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 from airflow_provider_conversations.testing import format_timestamp
@@ -140,10 +140,14 @@ def test_a_window_size_that_disagrees_with_the_table_is_refused_before_any_write
     backfill(bucket)
     before = read_objects(s3_client, bucket)
     api.update_record(at_hour(api, 7)[0], {"title": "x"}, updated_at=U0)
-    with pytest.raises(ConversationsFilterError, match=r"window_size: 0:15:00 does not match .* \(1:00:00\)"):
+    with pytest.raises(ConversationsTableMismatchError, match=r"window_size: table 1:00:00, task 0:15:00"):
         sync(bucket, U0, U0 + timedelta(hours=1), window_size=timedelta(minutes=15))
-    with pytest.raises(ConversationsFilterError, match=r"window_size: 1 day, 0:00:00 does not match .* \(1:00:00\)"):
+    with pytest.raises(ConversationsTableMismatchError, match=r"window_size: table 1:00:00, task 1 day, 0:00:00"):
         backfill(bucket, window_size=timedelta(days=1))
+    with pytest.raises(ConversationsTableMismatchError, match=r"file_format: table jsonl, task parquet"):
+        backfill(bucket, file_format="parquet")
+    with pytest.raises(ConversationsTableMismatchError, match=r'filters: table \{\}, task \{"platform": "zoom"\}'):
+        sync(bucket, U0, U0 + timedelta(hours=1), filters={"platform": "zoom"})
     assert read_objects(s3_client, bucket) == before
 
 
