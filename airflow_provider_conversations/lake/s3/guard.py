@@ -154,26 +154,49 @@ def check_table_shape(
     shape: TableShape,
     windows: Iterable[Window],
     extra_args: Mapping[str, Any],
-) -> None:
-    """Refuse a task whose shape differs from the table's, creating the table's marker if it has none.
+) -> bool:
+    """Refuse a task whose shape differs from the table's (before any API request; writes nothing).
 
     :param client: a boto3 S3 client.
     :param bucket: the bucket.
     :param layout: the table's key names.
     :param shape: the task's shape.
-    :param windows: the windows the task will write (checked against older tables' manifests).
+    :param windows: the windows the task will write (checked against the manifests of a table without
+        a marker).
+    :param extra_args: the task's ``s3_extra_args`` (SSE-C to read the marker back).
+    :return: whether the table has its marker (else :func:`claim_table_shape` must create it before the
+        task's first commit).
+    :raises ConversationsTableMismatchError: naming each difference.
+    """
+    key = layout.table_key()
+    table = _read_shape(client, bucket, key, extra_args)
+    if table is not None:
+        differences = table.differences(shape)
+        if differences:
+            raise _refuse(bucket, layout, differences, f"s3://{bucket}/{key}")
+        return True
+    check_committed_windows(lambda prefix: _list_keys(client, bucket, prefix), bucket, layout, windows, shape)
+    return False
+
+
+def claim_table_shape(
+    client: Any, bucket: str, layout: PartitionLayout, shape: TableShape, extra_args: Mapping[str, Any]
+) -> None:
+    """Create the table's marker with the task's shape, unless another task did first (then compare with it).
+
+    Called before a task's first commit into a table without a marker: of two tasks of different shapes
+    started together on an empty prefix, exactly one creates it and the other is refused before it
+    commits anything.
+
+    :param client: a boto3 S3 client.
+    :param bucket: the bucket.
+    :param layout: the table's key names.
+    :param shape: the task's shape.
     :param extra_args: the task's ``s3_extra_args`` (the marker takes the control-object ones).
-    :raises ConversationsTableMismatchError: naming each difference, before any write.
+    :raises ConversationsTableMismatchError: another task created it with another shape.
     """
     key = layout.table_key()
     for _ in range(3):
-        table = _read_shape(client, bucket, key, extra_args)
-        if table is not None:
-            differences = table.differences(shape)
-            if differences:
-                raise _refuse(bucket, layout, differences, f"s3://{bucket}/{key}")
-            return
-        check_committed_windows(lambda prefix: _list_keys(client, bucket, prefix), bucket, layout, windows, shape)
         try:
             client.put_object(
                 Bucket=bucket, Key=key, Body=shape.as_json(), IfNoneMatch="*", **control_object_args(extra_args)
@@ -182,7 +205,12 @@ def check_table_shape(
         except Exception as err:
             if s3_error_code(err) not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 raise
-            # another task created it first: compare with theirs
+        table = _read_shape(client, bucket, key, extra_args)  # another task created it first: compare
+        if table is not None:
+            differences = table.differences(shape)
+            if differences:
+                raise _refuse(bucket, layout, differences, f"s3://{bucket}/{key}")
+            return
 
 
 def _list_keys(client: Any, bucket: str, prefix: str) -> list[str]:

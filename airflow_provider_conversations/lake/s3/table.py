@@ -24,13 +24,14 @@ never leaves a committed window unreadable.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.jsonl import LocalPart
-from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape
+from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.lease import LEASE_SECONDS, WAIT_SECONDS, WindowLease, lease_key
 from airflow_provider_conversations.lake.s3.manifest import CommittedVersion, manifest_bytes, parse_manifest
@@ -78,6 +79,10 @@ class S3Table:
         self.lease_seconds, self.lease_wait_seconds = lease_seconds, lease_wait_seconds
         self.file_format, self.compression = layout.file_format, layout.compression
         self.client = s3.get_conn()
+        self._claimed = False  # the table's marker holds this task's shape
+        self._refused: BaseException | None = None
+        self._staged: set[str] = set()
+        self._lock = threading.Lock()
 
     @property
     def uri(self) -> str:
@@ -90,7 +95,7 @@ class S3Table:
         :param windows: the windows the task may commit.
         :raises ConversationsTableMismatchError: naming each difference.
         """
-        check_table_shape(self.client, self.bucket, self.layout, self.shape, windows, self.extra_args)
+        self._claimed = check_table_shape(self.client, self.bucket, self.layout, self.shape, windows, self.extra_args)
 
     def stage(self, window: Window, number: int, part: LocalPart) -> str:
         """Upload one finished part under its content-derived key (no manifest lists it yet).
@@ -100,7 +105,11 @@ class S3Table:
         :param part: the local file.
         :return: its key.
         """
+        if self._refused is not None:
+            raise self._refused
         key = self.layout.part_key(window, number, part.md5)
+        with self._lock:
+            self._staged.add(key)
         self.s3.load_file(part.path, key=key, bucket_name=self.bucket, replace=True)
         return key
 
@@ -109,8 +118,27 @@ class S3Table:
 
         :param group: fully read windows whose parts are staged.
         :return: one result per window.
+        :raises ConversationsTableMismatchError: another task created the table's marker with another shape
+            first; what this task staged is deleted.
         """
+        self._claim()
         return [self._commit(parts) for parts in group]
+
+    def _claim(self) -> None:
+        """Before the task's first commit into a table without a marker: create it, or be refused."""
+        with self._lock:
+            if self._refused is None and not self._claimed:
+                try:
+                    claim_table_shape(self.client, self.bucket, self.layout, self.shape, self.extra_args)
+                    self._claimed = True
+                except BaseException as err:
+                    self._refused = err
+            if self._refused is None:
+                return
+            staged, self._staged = sorted(self._staged), set()
+        if staged:
+            self.s3.delete_objects(self.bucket, staged)
+        raise self._refused
 
     def finish(self) -> None:
         """Nothing to do: each window was committed by its own manifest."""

@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_conversations.exceptions import ConversationsTableMismatchError
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts
 from airflow_provider_conversations.lake.jsonl import LocalPart
-from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape
+from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.windows import Window
@@ -162,43 +162,47 @@ SHAPE = TableShape(timedelta(days=1), "jsonl", None, {"platform": "zoom"})
     ],
 )  # fmt: skip
 def test_a_task_of_another_shape_is_refused_naming_the_difference(s3_client, bucket, other, named):
-    check_table_shape(s3_client, bucket, LAYOUT, SHAPE, [WINDOW], {})
-    check_table_shape(s3_client, bucket, LAYOUT, SHAPE, [WINDOW], {})  # the same shape again: fine
+    assert check_table_shape(s3_client, bucket, LAYOUT, SHAPE, [WINDOW], {}) is False  # no marker: writes nothing
+    assert read_objects(s3_client, bucket) == {}
+    claim_table_shape(s3_client, bucket, LAYOUT, SHAPE, {})
+    assert check_table_shape(s3_client, bucket, LAYOUT, SHAPE, [WINDOW], {}) is True  # the same shape again
     with pytest.raises(ConversationsTableMismatchError) as err:
         check_table_shape(s3_client, bucket, LAYOUT, other, [WINDOW], {})
     assert named in str(err.value) and err.value.differences == [named]
 
 
-def test_two_shapes_started_together_on_an_empty_prefix_one_wins(s3_client, bucket, monkeypatch):
-    """Both tasks find no marker; both try to create it: exactly one does, the other is refused."""
-    from airflow_provider_conversations.lake.s3 import guard
-
-    hourly = TableShape(timedelta(hours=1), "jsonl", None, {"platform": "zoom"})
+def test_two_shapes_started_together_on_an_empty_prefix_one_wins_and_the_other_leaves_nothing(
+    s3_client, bucket, tmp_path
+):
+    """Both tasks find no marker and stage parts; at their first commit exactly one creates the marker and
+    commits, the other is refused and deletes what it staged."""
+    daily, hourly = table(bucket), table(bucket, window_size=timedelta(hours=1))
+    hour = Window(DAY, DAY + timedelta(hours=1))
+    assert daily.check([WINDOW]) is None and hourly.check([hour]) is None
+    versions = {"daily": version(tmp_path, "d", ["1", "2"], T1), "hourly": version(tmp_path, "h", ["1"], T1)}
+    versions["hourly"].window = hour
+    for name, t in (("daily", daily), ("hourly", hourly)):
+        parts = versions[name]
+        parts.staged = [t.stage(parts.window, n, p) for n, p in enumerate(parts.parts)]
     barrier = threading.Barrier(2)
-    real = guard._read_shape
-    first_look: dict[int, bool] = {}
-
-    def together(client, bucket_name, key, extra):
-        me = threading.get_ident()
-        if me not in first_look:
-            first_look[me] = True
-            barrier.wait(5)  # both have looked, neither has created it
-            return None
-        return real(client, bucket_name, key, extra)
-
-    monkeypatch.setattr(guard, "_read_shape", together)
     outcomes: dict[str, BaseException | None] = {}
 
-    def run(name: str, shape: TableShape) -> None:
+    def run(name: str, t: S3Table) -> None:
+        barrier.wait(5)
         try:
-            check_table_shape(s3_client, bucket, LAYOUT, shape, [WINDOW], {})
+            t.commit([versions[name]])
             outcomes[name] = None
         except BaseException as err:
             outcomes[name] = err
 
-    threads = [threading.Thread(target=run, args=a) for a in (("daily", SHAPE), ("hourly", hourly))]
+    threads = [threading.Thread(target=run, args=(n, t)) for n, t in (("daily", daily), ("hourly", hourly))]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(20)
     assert sorted(type(e).__name__ for e in outcomes.values()) == ["ConversationsTableMismatchError", "NoneType"]
+    winner = next(n for n, e in outcomes.items() if e is None)
+    objects = read_objects(s3_client, bucket, "t/")
+    parts = sorted(k for k in objects if "/part-" in k)
+    assert parts == versions[winner].staged  # the loser's staged part is gone
+    assert [k for k in objects if "/_manifest-" in k] == [LAYOUT.manifest_key(versions[winner].window)]
