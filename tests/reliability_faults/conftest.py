@@ -228,7 +228,8 @@ def _share_botocore_data() -> Iterator[None]:
             original = getattr(loaders.Loader, name)
 
             def shared(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
-                key = (_name, args, tuple(sorted(kwargs.items())))
+                # moto's loaders read their own models: share only between loaders of the same search paths
+                key = (_name, tuple(getattr(self, "search_paths", ())), args, tuple(sorted(kwargs.items())))
                 if key not in cache:
                     cache[key] = _original(self, *args, **kwargs)
                 return cache[key]
