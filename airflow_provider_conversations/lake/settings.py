@@ -4,8 +4,10 @@ local staging (``tmp_dir``), all checked before any API request.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
@@ -75,6 +77,49 @@ def secret_values(extra_args: Mapping[str, Any]) -> list[str]:
             raw = value.encode() if isinstance(value, str) else value
             out += [raw.decode("latin-1"), base64.b64encode(raw).decode()]
     return out
+
+
+class _Redact(logging.Filter):
+    """Replace the given secrets in every record that passes, whatever logger wrote it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        if any(s in message for s in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+@contextmanager
+def redacting(secrets: list[str]) -> Iterator[None]:
+    """Keep ``secrets`` out of every log line written meanwhile, DEBUG included.
+
+    botocore and s3transfer log request parameters and headers at DEBUG (an SSE-C key raw and
+    base64-encoded); Airflow's masker does not see those lines in every Airflow version, so the
+    handlers of the root and task loggers get a filter of their own while the task writes.
+
+    :param secrets: the strings to replace with ``***``.
+    """
+    if not secrets:
+        yield
+        return
+    redact = _Redact(secrets)
+    handlers = {h for name in ("", "airflow.task") for h in logging.getLogger(name).handlers}
+    for handler in handlers:
+        handler.addFilter(redact)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(redact)
 
 
 def _upload_arg_shapes() -> dict[str, Any]:

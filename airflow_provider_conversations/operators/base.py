@@ -23,11 +23,11 @@ from airflow_provider_conversations.exceptions import ConversationsAPIError, Con
 from airflow_provider_conversations.lake.destination import Destination, WindowResult
 from airflow_provider_conversations.lake.export import export_range
 from airflow_provider_conversations.lake.formats import require_pyarrow
-from airflow_provider_conversations.lake.settings import check_tmp_dir
+from airflow_provider_conversations.lake.settings import check_tmp_dir, redacting
 from airflow_provider_conversations.lake.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.utils.task_args import check_filters, is_template
-from airflow_provider_conversations.version_compat import BaseOperator
+from airflow_provider_conversations.version_compat import BaseOperator, mask_secret
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -174,7 +174,18 @@ class BaseConversationsExportOperator(BaseOperator):
 
     # -- the flow -------------------------------------------------------------------------------------
 
+    def log_secrets(self) -> list[str]:
+        """Secrets among the task's arguments that libraries might log (an SSE-C key): kept out of every line."""
+        return []
+
     def execute(self, context: Context) -> dict[str, Any]:
+        secrets = self.log_secrets()
+        for secret in secrets:
+            mask_secret(secret)
+        with redacting(secrets):
+            return self._run(context)
+
+    def _run(self, context: Context) -> dict[str, Any]:
         filters = self.check_filters(self.filters)
         bounds = self.resolve_bounds(context)
         staging = self._check_local_args()

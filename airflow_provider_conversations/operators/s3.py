@@ -14,7 +14,6 @@ from airflow_provider_conversations.lake.settings import check_s3_extra_args, ch
 from airflow_provider_conversations.operators.base import BaseConversationsExportOperator
 from airflow_provider_conversations.utils.assets import add_table_event_extra, table_asset_uri
 from airflow_provider_conversations.utils.task_args import is_template
-from airflow_provider_conversations.version_compat import mask_secret
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -75,8 +74,6 @@ class S3Destination(BaseConversationsExportOperator):
 
     def open_destination(self, context: Context, filters: ConversationFilters) -> Destination:
         layout = self._layout()
-        for secret in secret_values(self.s3_extra_args):
-            mask_secret(secret)  # botocore logs request parameters and headers at DEBUG
         return S3Table(
             self._s3_hook(),
             self.s3_bucket,
@@ -88,6 +85,9 @@ class S3Destination(BaseConversationsExportOperator):
             lease_seconds=self.lease_seconds,
             lease_wait_seconds=self.lease_wait_seconds,
         )
+
+    def log_secrets(self) -> list[str]:
+        return secret_values(self.s3_extra_args)  # botocore and s3transfer log them at DEBUG
 
     def _s3_hook(self) -> S3Hook:
         """The S3 hook writing every data part with ``s3_extra_args``, once the bucket is known to be reachable."""
