@@ -70,37 +70,65 @@ def arrow_schema() -> pa.Schema:
     return pa.schema([*fields, pa.field(EXTRA_JSON, pa.string())])
 
 
-def _is_text(value: Any) -> bool:
-    """Whether ``value`` is a string that UTF-8 can carry (no lone surrogate)."""
-    if type(value) is not str:
-        return False
-    if value.isascii():
-        return True
+def _utf8(text: str) -> bool:
+    """Whether UTF-8 can carry ``text`` (it has no lone surrogate)."""
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
 
 
-def _convert(kind: str, value: Any) -> Any:
-    """``value`` as its column holds it, or ``_MISSING`` if the column cannot hold it without loss."""
-    if kind == "string":
-        return value if _is_text(value) else _MISSING
-    if kind == "integer":
-        return value if type(value) is int and _INT64[0] <= value <= _INT64[1] else _MISSING
-    if kind == "boolean":
-        return value if type(value) is bool else _MISSING
-    if kind == "timestamp":
-        if type(value) is not str or not _TIMESTAMP.fullmatch(value):
+# One converter per kind of column: the value as the column holds it, or _MISSING if the column
+# cannot hold it without loss.
+
+
+def _string(value: Any) -> Any:
+    return value if type(value) is str and (value.isascii() or _utf8(value)) else _MISSING
+
+
+def _integer(value: Any) -> Any:
+    return value if type(value) is int and _INT64[0] <= value <= _INT64[1] else _MISSING
+
+
+def _boolean(value: Any) -> Any:
+    return value if type(value) is bool else _MISSING
+
+
+def _timestamp(value: Any) -> Any:
+    if type(value) is not str:
+        return _MISSING
+    # The API's own form (2025-02-13T22:11:57.792000Z) is microseconds by its shape; others are checked.
+    api_form = len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z"
+    if not api_form and not _TIMESTAMP.fullmatch(value):
+        return _MISSING
+    try:
+        return parse_api_timestamp(value, "timestamp")
+    except ValueError:  # February 30th; year 0; beyond 9999-12-31 once in UTC
+        return _MISSING
+
+
+_REFERENCE_KEYS = frozenset(REFERENCE_KEYS)
+
+
+def _reference(value: Any) -> Any:
+    # exactly the reference's keys, each a string or null
+    if type(value) is not dict or value.keys() != _REFERENCE_KEYS:
+        return _MISSING
+    for v in value.values():
+        if v is not None and _string(v) is _MISSING:
             return _MISSING
-        try:
-            return parse_api_timestamp(value, "timestamp")
-        except ValueError:  # February 30th; year 0; beyond 9999-12-31 once in UTC
-            return _MISSING
-    # a reference: exactly its keys, each a string or null
-    fits = type(value) is dict and len(value) == len(REFERENCE_KEYS) and set(value) == set(REFERENCE_KEYS)
-    return value if fits and all(v is None or _is_text(v) for v in value.values()) else _MISSING
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _string,
+    "integer": _integer,
+    "boolean": _boolean,
+    "timestamp": _timestamp,
+    "reference": _reference,
+}
+_FIELDS = {f.name: _CONVERTERS[f.kind] for f in CONVERSATION_FIELDS}
 
 
 _KINDS = {f.name: f.kind for f in CONVERSATION_FIELDS}
@@ -124,14 +152,14 @@ def to_row(record: dict[str, Any], on_misfit: OnMisfit | None = None) -> dict[st
         its column; by default each is logged at WARNING.
     :return: a dict with every column of :func:`arrow_schema`, ready for ``pyarrow.Table.from_pylist``.
     """
-    row: dict[str, Any] = dict.fromkeys(_KINDS)
+    row: dict[str, Any] = dict.fromkeys(_FIELDS)
     extra: dict[str, Any] = {}
     for name, value in record.items():
-        kind = _KINDS.get(name)
-        if kind is None:
+        convert = _FIELDS.get(name)
+        if convert is None:
             extra[name] = value
         elif value is not None:
-            converted = _convert(kind, value)
+            converted = convert(value)
             if converted is _MISSING:
                 extra[name] = value
                 (on_misfit or _warn_misfit)(record.get("id"), name)
