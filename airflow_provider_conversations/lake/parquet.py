@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.api.codec import encode
 from airflow_provider_conversations.lake.parts import HashingFile, LocalPart, PartWriter
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, REFERENCE_KEYS
+from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, REFERENCE_KEYS, TABLE_COLUMNS
 from airflow_provider_conversations.timestamps import parse_api_timestamp
 
 if TYPE_CHECKING:
@@ -51,23 +51,39 @@ _MISSING = object()
 OnMisfit = Callable[[Any, str], None]
 
 
-def arrow_schema() -> pa.Schema:
-    """The schema of every Parquet part: the fields of :data:`~.schema.CONVERSATION_FIELDS`, then ``extra_json``.
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a column of ``kind`` (see :data:`~.schema.ARROW_TYPES`).
 
-    Each field carries its description as field metadata (``b"description"``).
+    :param kind: a key of :data:`~.schema.ARROW_TYPES`.
     """
     import pyarrow as pa
 
-    reference = pa.struct([pa.field(key, pa.string()) for key in REFERENCE_KEYS])
+    if kind == "reference":
+        return pa.struct([pa.field(key, pa.string()) for key in REFERENCE_KEYS])
     types = {
         "string": pa.string(),
         "integer": pa.int64(),
         "boolean": pa.bool_(),
         "timestamp": pa.timestamp("us", tz="UTC"),
-        "reference": reference,
+        "json": pa.string(),
     }
-    fields = [pa.field(f.name, types[f.kind], metadata={"description": f.description}) for f in CONVERSATION_FIELDS]
-    return pa.schema([*fields, pa.field(EXTRA_JSON, pa.string())])
+    return types[kind]
+
+
+def arrow_schema() -> pa.Schema:
+    """The schema of every Parquet part: a field per column of :data:`~.schema.TABLE_COLUMNS`, in its order.
+
+    The record's fields carry their description as field metadata (``b"description"``); ``extra_json``
+    carries none.
+    """
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(c.name, arrow_type(c.kind), metadata=None if c.kind == "json" else {"description": c.description})
+            for c in TABLE_COLUMNS
+        ]
+    )
 
 
 def _utf8(text: str) -> bool:

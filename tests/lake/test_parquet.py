@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_conversations.api.codec import decode
 from airflow_provider_conversations.lake.parquet import ParquetPartWriter, arrow_schema, to_row
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON
+from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, TABLE_COLUMNS
 from airflow_provider_conversations.testing.records import make_conversation
 
 UTC = timezone.utc
@@ -53,8 +53,9 @@ def assert_same_record(read_back: dict, original: dict) -> None:
 
 
 def test_arrow_types_are_the_schema_tables():
-    assert [(f.name, str(f.type)) for f in arrow_schema()][:-1] == [(f.name, f.arrow_type) for f in CONVERSATION_FIELDS]
+    assert [(f.name, str(f.type)) for f in arrow_schema()] == [(c.name, c.arrow_type) for c in TABLE_COLUMNS]
     assert arrow_schema().field(EXTRA_JSON).type == pa.string()
+    assert arrow_schema().field("title").metadata == {b"description": b"Title of the Conversation"}
 
 
 def test_a_records_fields_go_to_typed_columns():
