@@ -72,7 +72,11 @@ class JsonNumber(float):
 def _number(text: str) -> float:
     """A JSON float literal as a :class:`float`, or a :class:`JsonNumber` if a float would change it."""
     value = float(text)
-    if repr(value) == text or (value - value == 0 and Decimal(repr(value)) == Decimal(text)):
+    # At most 15 digits in the normal range always come back as the same decimal (DBL_DIG is 15);
+    # else the float's shortest form must be the API's text, or the same decimal number.
+    if (len(text) <= 15 and 1e-300 < abs(value) < 1e300) or repr(value) == text:
+        return value
+    if value - value == 0 and Decimal(repr(value)) == Decimal(text):  # finite, and e.g. 1.50 for 1.5
         return value
     return JsonNumber(text)
 
