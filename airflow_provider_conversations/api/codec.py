@@ -37,7 +37,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["JsonNumber", "decode", "encode", "encode_line"]
+__all__ = ["JsonNumber", "append_line", "decode", "encode", "encode_line"]
 
 _NON_JSON_TOKENS = ("NaN", "Infinity", "-Infinity")
 
@@ -144,3 +144,19 @@ def encode_line(record: Any) -> bytes:
     :param record: a value decoded from JSON (dicts, lists, strings, numbers, booleans, ``None``).
     """
     return encode(record) + b"\n"
+
+
+def append_line(record: Any, buffer: bytearray) -> None:
+    """Append :func:`encode_line` of ``record`` to ``buffer``, without an intermediate bytes object.
+
+    :param record: a value decoded from JSON (dicts, lists, strings, numbers, booleans, ``None``).
+    :param buffer: where the line goes, after what it holds.
+    :raises TypeError: ``record`` holds something JSON has no form for (``buffer`` is left as it was).
+    """
+    start = len(buffer)
+    try:
+        _encoder.encode_into(record, buffer, -1)
+    except (OverflowError, UnicodeEncodeError, TypeError):
+        del buffer[start:]
+        buffer += _slow(record).encode("utf-8")
+    buffer += b"\n"

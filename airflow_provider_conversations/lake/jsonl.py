@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
-from airflow_provider_conversations.api.codec import encode_line
+from airflow_provider_conversations.api.codec import append_line
 from airflow_provider_conversations.lake.parts import HashingFile, LocalPart, PartWriter
 
 __all__ = ["JsonlPartWriter", "LocalPart"]
@@ -29,29 +29,25 @@ class JsonlPartWriter(PartWriter):
     BLOCK_BYTES = 256 * 1024
 
     _stream: gzip.GzipFile | HashingFile
-    _buffer: list[bytes]
-    _buffered: int
+    _block: bytearray
 
     def _start(self, out: HashingFile) -> None:
         if self.compression == "gzip":
             self._stream = gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6)
         else:
             self._stream = out
-        self._buffer, self._buffered = [], 0
+        self._block = bytearray()
 
     def _add(self, record: dict[str, Any]) -> None:
-        line = encode_line(record)
         # Lines go out in blocks: one hash update and one write per block, not per record.
-        self._buffer.append(line)
-        self._buffered += len(line)
-        if self._buffered >= self.BLOCK_BYTES:
+        append_line(record, self._block)
+        if len(self._block) >= self.BLOCK_BYTES:
             self._flush()
 
     def _flush(self) -> None:
-        if self._buffer:
-            self._stream.write(b"".join(self._buffer))
-            self._buffer.clear()
-            self._buffered = 0
+        if self._block:
+            self._stream.write(self._block)
+            self._block.clear()
 
     def _finish(self) -> None:
         self._flush()

@@ -41,7 +41,7 @@ class HashingFile:
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw, self.size, self.md5 = raw, 0, hashlib.md5(usedforsecurity=False)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray) -> int:
         """Write ``data``, adding it to the count and the hash."""
         self.md5.update(data)
         self.size += len(data)

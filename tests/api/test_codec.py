@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from airflow_provider_conversations.api.codec import JsonNumber, decode, encode, encode_line
+from airflow_provider_conversations.api.codec import JsonNumber, append_line, decode, encode, encode_line
 from airflow_provider_conversations.testing.records import generate_conversations
 
 
@@ -150,3 +150,20 @@ def test_json_numbers_survive_copies_and_pickles():
     number = decode(b"[1e400]")[0]
     for twin in (copy.deepcopy(number), pickle.loads(pickle.dumps(number))):
         assert type(twin) is JsonNumber and twin.text == "1e400" and twin == math.inf
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id":"a","n":1e400}', b'{"big":123456789012345678901234567890,"t":"\\ud800 \xc3\xa9"}', b'{"id":"b"}'],
+)
+def test_append_line_writes_encode_line_after_what_the_buffer_holds(body: bytes):
+    buffer = bytearray(b"earlier\n")
+    append_line(decode(body), buffer)
+    assert bytes(buffer) == b"earlier\n" + encode_line(decode(body)) == b"earlier\n" + body + b"\n"
+
+
+def test_append_line_leaves_the_buffer_as_it_was_on_a_value_json_lacks():
+    buffer = bytearray(b"earlier\n")
+    with pytest.raises(TypeError):
+        append_line({"id": "a", "when": object()}, buffer)
+    assert buffer == b"earlier\n"
