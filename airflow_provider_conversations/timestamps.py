@@ -58,7 +58,12 @@ def parse_timestamp(value: str | datetime, name: str, *, assume_utc: bool = Fals
                 "or '+00:00' (naive times are ambiguous)"
             )
         dt = dt.replace(tzinfo=timezone.utc)
-    utc = dt.astimezone(timezone.utc)
+    try:
+        utc = dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise ConversationsFilterError(
+            f"{name}: {value!r} is outside the timestamps Python can hold (years 1 to 9999, in UTC)"
+        ) from None
     # A plain datetime, even from pendulum (Airflow's context): its arithmetic differs from the stdlib's.
     return datetime(
         utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc

@@ -28,7 +28,7 @@ STAGES: dict[str, list[tuple[str, str, str]]] = {
         ("&nbsp;&nbsp;`requests` `Session.get` (HTTP + waiting for the API)", "requests/sessions.py", "get"),
         ("&nbsp;&nbsp;`wire.parse_page` (JSON decode, checks)", "wire.py", "parse_page"),
         ("range read: `NumberedChunkRead.pop` (checks, order)", "walk_chunks.py", "pop"),
-        ("write JSONL: `JsonlPartWriter.write`", "jsonl.py", "write"),
+        ("write parts: `PartWriter.write` (JSONL or Parquet)", "lake/parts.py", "write"),
         ("publish to S3: `WindowPublisher.publish` (per window)", "export.py", "publish"),
         ("&nbsp;&nbsp;`S3Hook.delete_objects` (manifest, stale parts)", "aws/hooks/s3.py", "delete_objects"),
         ("&nbsp;&nbsp;`S3Hook.load_file` (parts)", "aws/hooks/s3.py", "load_file"),

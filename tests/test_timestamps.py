@@ -41,6 +41,8 @@ def test_pendulum_input_becomes_a_plain_utc_datetime():
         ("yesterday", "x: 'yesterday' is not an ISO-8601 timestamp"),
         ("2025-02-30T00:00:00Z", "x: '2025-02-30T00:00:00Z' is not a valid timestamp"),
         (1735689600, "x: expected a timezone-aware datetime or an ISO-8601 string, got int"),
+        ("0001-01-01T00:00:00+01:00", "x: '0001-01-01T00:00:00+01:00' is outside the timestamps Python can hold"),
+        ("9999-12-31T23:59:59-01:00", "x: '9999-12-31T23:59:59-01:00' is outside the timestamps Python can hold"),
     ],
 )
 def test_user_timestamps_are_refused_with_the_field_name(value, message):

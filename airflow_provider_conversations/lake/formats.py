@@ -1,5 +1,8 @@
 """The data file formats (JSONL, Parquet): their names, compressions, extensions and part writers.
 
+Every writer is a :class:`~.parts.PartWriter` (one lifecycle: parts rolled at ``max_records``, hashed
+while written); a format only encodes records.
+
 pyarrow is needed for Parquet only, and imported only when a Parquet part is written
 (:func:`require_pyarrow` checks for it before any I/O).
 """
@@ -7,10 +10,22 @@ pyarrow is needed for Parquet only, and imported only when a Parquet part is wri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.lake.jsonl import JsonlPartWriter, LocalPart
+from airflow_provider_conversations.lake.jsonl import JsonlPartWriter
+from airflow_provider_conversations.lake.parts import LocalPart, PartWriter
+
+__all__ = [
+    "COMPRESSIONS",
+    "FILE_FORMATS",
+    "LocalPart",
+    "PartWriter",
+    "check_compression",
+    "check_file_format",
+    "extension",
+    "new_part_writer",
+    "require_pyarrow",
+]
 
 FILE_FORMATS: tuple[str, ...] = ("jsonl", "parquet")
 
@@ -19,16 +34,6 @@ COMPRESSIONS: dict[str, tuple[str | None, ...]] = {
     "jsonl": (None, "gzip"),
     "parquet": (None, "snappy", "gzip", "zstd"),
 }
-
-
-class PartWriter(Protocol):
-    """Writes records into local part files of at most ``max_records`` records each."""
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record (exactly as the API returned it)."""
-
-    def close(self) -> list[LocalPart]:
-        """Finish the open part and return every part (none when no record was written)."""
 
 
 def check_file_format(file_format: object) -> str:

@@ -4,13 +4,20 @@ Needs pyarrow (the ``[parquet]`` extra); :func:`airflow_provider_conversations.l
 checks for it before any I/O.
 
 Every file has the same schema (:func:`arrow_schema`, built from :data:`~.schema.CONVERSATION_FIELDS`),
-whatever is null in it. Nothing the API returned is lost:
+whatever is null in it. Nothing the API returned is lost, and no value stops a part from being written:
 
 * a field with a column whose value fits the column's type exactly goes into that column
   (timestamps as UTC instants with microseconds; integers as int64; references as structs);
-* every other field (one the API added after this schema, or a value that does not fit, such as
-  a float ``duration`` or a reference with more keys) goes into the ``extra_json`` column, a JSON
-  object of those fields as the API returned them; the field's own column is null then.
+* every other field goes into the ``extra_json`` column, a JSON object of those fields as the API
+  returned them; the field's own column is null then. That is a field the API added after this
+  schema, or a value that does not fit: a float ``duration`` or one beyond int64, a reference with
+  more keys, a timestamp with nanoseconds or outside years 1 to 9999 UTC, a string with a lone
+  surrogate (which Parquet's UTF-8 cannot hold). Each value that does not fit is logged at WARNING
+  with the record's id and the field (:class:`MisfitLog`).
+
+``extra_json`` is standard JSON written by :func:`~airflow_provider_conversations.api.codec.encode`:
+numbers as the API wrote them (``1e400`` stays ``1e400``, never ``Infinity``), the tokens ``NaN`` and
+``Infinity`` that JSON lacks as strings (``"NaN"``), a lone surrogate as its ``\\udXXX`` escape.
 
 A reader rebuilds a record as: every column but ``extra_json``, then the fields of ``extra_json``
 over them. (A field the API left out altogether reads back as null.)
@@ -18,87 +25,198 @@ over them. (A field the API left out altogether reads back as null.)
 
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
 import re
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.lake.jsonl import LocalPart
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, REFERENCE_KEYS
+from airflow_provider_conversations.api.codec import encode
+from airflow_provider_conversations.lake.parts import HashingFile, LocalPart, PartWriter
+from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, REFERENCE_KEYS, TABLE_COLUMNS
 from airflow_provider_conversations.timestamps import parse_api_timestamp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 # ISO-8601 with a time and an offset, at most microseconds: what a timestamp column holds without loss.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})")
 _INT64 = (-(2**63), 2**63 - 1)
 _MISSING = object()
 
+#: Called with a record's id and a field name when the field's value does not fit its column.
+OnMisfit = Callable[[Any, str], None]
 
-def arrow_schema() -> pa.Schema:
-    """The schema of every Parquet part: the reference's fields, then ``extra_json``."""
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a column of ``kind`` (see :data:`~.schema.ARROW_TYPES`).
+
+    :param kind: a key of :data:`~.schema.ARROW_TYPES`.
+    """
     import pyarrow as pa
 
-    reference = pa.struct([pa.field(key, pa.string()) for key in REFERENCE_KEYS])
+    if kind == "reference":
+        return pa.struct([pa.field(key, pa.string()) for key in REFERENCE_KEYS])
     types = {
         "string": pa.string(),
         "integer": pa.int64(),
         "boolean": pa.bool_(),
         "timestamp": pa.timestamp("us", tz="UTC"),
-        "reference": reference,
+        "json": pa.string(),
     }
-    fields = [pa.field(f.name, types[f.kind], metadata={"description": f.description}) for f in CONVERSATION_FIELDS]
-    return pa.schema([*fields, pa.field(EXTRA_JSON, pa.string())])
+    return types[kind]
 
 
-def _convert(kind: str, value: Any) -> Any:
-    """``value`` as its column holds it, or ``_MISSING`` if the column cannot hold it without loss."""
-    if kind == "string":
-        return value if type(value) is str else _MISSING
-    if kind == "integer":
-        return value if type(value) is int and _INT64[0] <= value <= _INT64[1] else _MISSING
-    if kind == "boolean":
-        return value if type(value) is bool else _MISSING
-    if kind == "timestamp":
-        if type(value) is not str or not _TIMESTAMP.fullmatch(value):
+def arrow_schema() -> pa.Schema:
+    """The schema of every Parquet part: a field per column of :data:`~.schema.TABLE_COLUMNS`, in its order.
+
+    The record's fields carry their description as field metadata (``b"description"``); ``extra_json``
+    carries none.
+    """
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(c.name, arrow_type(c.kind), metadata=None if c.kind == "json" else {"description": c.description})
+            for c in TABLE_COLUMNS
+        ]
+    )
+
+
+def _utf8(text: str) -> bool:
+    """Whether UTF-8 can carry ``text`` (it has no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# One converter per kind of column: the value as the column holds it, or _MISSING if the column
+# cannot hold it without loss.
+
+
+def _string(value: Any) -> Any:
+    return value if type(value) is str and (value.isascii() or _utf8(value)) else _MISSING
+
+
+def _integer(value: Any) -> Any:
+    return value if type(value) is int and _INT64[0] <= value <= _INT64[1] else _MISSING
+
+
+def _boolean(value: Any) -> Any:
+    return value if type(value) is bool else _MISSING
+
+
+def _timestamp(value: Any) -> Any:
+    if type(value) is not str:
+        return _MISSING
+    # The API's own form (2025-02-13T22:11:57.792000Z) is microseconds by its shape; others are checked.
+    api_form = len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z"
+    if not api_form and not _TIMESTAMP.fullmatch(value):
+        return _MISSING
+    try:
+        return parse_api_timestamp(value, "timestamp")
+    except ValueError:  # February 30th; year 0; beyond 9999-12-31 once in UTC
+        return _MISSING
+
+
+_REFERENCE_KEYS = frozenset(REFERENCE_KEYS)
+
+
+def _reference(value: Any) -> Any:
+    # exactly the reference's keys, each a string or null
+    if type(value) is not dict or value.keys() != _REFERENCE_KEYS:
+        return _MISSING
+    for v in value.values():
+        if v is not None and _string(v) is _MISSING:
             return _MISSING
-        try:
-            return parse_api_timestamp(value, "timestamp")
-        except ValueError:  # e.g. February 30th
-            return _MISSING
-    # a reference: exactly its keys, each a string or null
-    fits = type(value) is dict and len(value) == len(REFERENCE_KEYS) and set(value) == set(REFERENCE_KEYS)
-    return value if fits and all(v is None or type(v) is str for v in value.values()) else _MISSING
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _string,
+    "integer": _integer,
+    "boolean": _boolean,
+    "timestamp": _timestamp,
+    "reference": _reference,
+}
+_FIELDS = {f.name: _CONVERTERS[f.kind] for f in CONVERSATION_FIELDS}
 
 
 _KINDS = {f.name: f.kind for f in CONVERSATION_FIELDS}
 
 
-def to_row(record: dict[str, Any]) -> dict[str, Any]:
+def _warn_misfit(record_id: Any, field: str) -> None:
+    log.warning(
+        "Conversation %r: the value of %s does not fit its column (%s); the column is null and extra_json "
+        "keeps the value as the API sent it",
+        record_id,
+        field,
+        _KINDS[field],
+    )
+
+
+def to_row(record: dict[str, Any], on_misfit: OnMisfit | None = None) -> dict[str, Any]:
     """Split one record into its typed columns and ``extra_json`` (see the module docstring).
 
     :param record: the record, exactly as the API returned it.
-    :return: a dict with every column of :func:`arrow_schema`.
+    :param on_misfit: called with the record's id and the field's name for each value that does not fit
+        its column; by default each is logged at WARNING.
+    :return: a dict with every column of :func:`arrow_schema`, ready for ``pyarrow.Table.from_pylist``.
     """
-    row: dict[str, Any] = dict.fromkeys(_KINDS)
+    row: dict[str, Any] = dict.fromkeys(_FIELDS)
     extra: dict[str, Any] = {}
     for name, value in record.items():
-        kind = _KINDS.get(name)
-        if kind is None:
+        convert = _FIELDS.get(name)
+        if convert is None:
             extra[name] = value
         elif value is not None:
-            converted = _convert(kind, value)
+            converted = convert(value)
             if converted is _MISSING:
                 extra[name] = value
+                (on_misfit or _warn_misfit)(record.get("id"), name)
             else:
                 row[name] = converted
-    row[EXTRA_JSON] = json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else None
+    row[EXTRA_JSON] = encode(extra).decode("utf-8") if extra else None
     return row
 
 
-class ParquetPartWriter:
+class MisfitLog:
+    """Log the values that do not fit their column: the first ``limit`` one WARNING each, then a count.
+
+    Pass it as ``on_misfit`` to :func:`to_row`; :meth:`summary` logs what was not logged one by one.
+
+    :param limit: values logged one by one.
+    """
+
+    def __init__(self, limit: int = 20) -> None:
+        self.limit = limit
+        self.fields: Counter[str] = Counter()
+
+    def __call__(self, record_id: Any, field: str) -> None:
+        """Count a value that did not fit; log it if it is among the first ``limit``."""
+        self.fields[field] += 1
+        if self.fields.total() <= self.limit:
+            _warn_misfit(record_id, field)
+
+    def summary(self) -> None:
+        """Log, at WARNING, how many values beyond the first ``limit`` did not fit, per field."""
+        total = self.fields.total()
+        if total > self.limit:
+            per_field = ", ".join(f"{name}: {count}" for name, count in sorted(self.fields.items()))
+            log.warning(
+                "%d more values did not fit their columns and were kept in extra_json (%d in all; %s)",
+                total - self.limit,
+                total,
+                per_field,
+            )
+
+
+class ParquetPartWriter(PartWriter):
     """Write records into Parquet parts of at most ``max_records`` records, ``BATCH_ROWS`` rows at a time.
 
     Rows are converted and written in batches (one row group each), so memory holds one batch, not the
@@ -111,56 +229,39 @@ class ParquetPartWriter:
 
     #: Rows per row group: a row group is written as soon as it is full.
     BATCH_ROWS = 10_000
+    SUFFIX = ".parquet"
 
     def __init__(self, directory: Path, *, compression: str | None, max_records: int) -> None:
-        self.directory, self.compression, self.max_records = directory, compression, max_records
-        self.parts: list[LocalPart] = []
-        self._schema = arrow_schema()
+        super().__init__(directory, compression=compression, max_records=max_records)
+        self.schema = arrow_schema()
+        self.misfits = MisfitLog()
         self._writer: Any = None
-        self._path: Path | None = None
         self._rows: list[dict[str, Any]] = []
-        self._count = 0
 
-    def _open(self) -> None:
+    def close(self) -> list[LocalPart]:
+        """Finish the open part, log the count of values that did not fit, and return every part."""
+        parts = super().close()
+        self.misfits.summary()
+        return parts
+
+    def _start(self, out: HashingFile) -> None:
         import pyarrow.parquet as pq
 
-        self._path = self.directory / f"part-{len(self.parts):05d}.parquet"
-        self._writer = pq.ParquetWriter(self._path, self._schema, compression=self.compression or "none")
-        self._count = 0
+        self._writer = pq.ParquetWriter(out, self.schema, compression=self.compression or "none")
+
+    def _add(self, record: dict[str, Any]) -> None:
+        self._rows.append(to_row(record, self.misfits))
+        if len(self._rows) >= self.BATCH_ROWS:
+            self._flush()
 
     def _flush(self) -> None:
         if self._rows:
             import pyarrow as pa
 
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
             self._rows.clear()
 
-    def _close(self) -> None:
-        if self._writer is None:
-            return
+    def _finish(self) -> None:
         self._flush()
         self._writer.close()
         self._writer = None
-        assert self._path is not None
-        md5, size = hashlib.md5(usedforsecurity=False), 0
-        with open(self._path, "rb") as f:
-            while block := f.read(1 << 20):
-                md5.update(block)
-                size += len(block)
-        self.parts.append(LocalPart(self._path, self._count, size, md5.hexdigest()))
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record (exactly as the API returned it)."""
-        if self._writer is None:
-            self._open()
-        self._rows.append(to_row(record))
-        self._count += 1
-        if len(self._rows) >= self.BATCH_ROWS:
-            self._flush()
-        if self._count >= self.max_records:
-            self._close()
-
-    def close(self) -> list[LocalPart]:
-        """Finish the open part and return every part (none when no record was written)."""
-        self._close()
-        return self.parts

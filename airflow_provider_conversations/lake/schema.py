@@ -1,7 +1,11 @@
 """The conversation record's fields and types, from the API reference (``GET /v2/conversations``).
 
-One table, :data:`CONVERSATION_FIELDS`, feeds the Parquet schema (:mod:`.parquet`), the schema
-recorded in Parquet manifests and the OpenLineage schema facet (:mod:`.lineage`). Pure: no pyarrow.
+The one source of column names and types: :data:`CONVERSATION_FIELDS` (the record's fields) and
+:data:`TABLE_COLUMNS` (a typed table's columns: those fields, then :data:`EXTRA_JSON`) feed the Parquet
+schema (:func:`.parquet.arrow_schema`), the schema recorded in manifests and the OpenLineage schema
+facet (:mod:`~airflow_provider_conversations.utils.lineage`). A typed table of another kind (Iceberg)
+derives its schema from :data:`TABLE_COLUMNS` the same way: one column per entry, in this order, every
+column nullable, each :attr:`~SchemaField.kind` mapped to the table's type. Pure: no pyarrow.
 """
 
 from __future__ import annotations
@@ -9,13 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: The kinds of field in the reference, and the Arrow type each becomes in Parquet.
+#: The kinds of column, and the Arrow type each becomes in Parquet: ``"string"`` UTF-8 text,
+#: ``"integer"`` a signed 64-bit integer, ``"boolean"``, ``"timestamp"`` a UTC instant with
+#: microseconds, ``"reference"`` a struct of :data:`REFERENCE_KEYS` (strings), ``"json"`` a JSON text.
 ARROW_TYPES: dict[str, str] = {
     "string": "string",
     "integer": "int64",
     "boolean": "bool",
     "timestamp": "timestamp[us, tz=UTC]",
     "reference": "struct<id: string, _href: string>",
+    "json": "string",
 }
 
 #: The keys of a reference object (``account``, ``person``, ...), in the reference's order.
@@ -76,6 +83,15 @@ CONVERSATION_FIELDS: tuple[SchemaField, ...] = (
 )
 
 
+#: The column of a typed table that keeps, as a JSON object, the fields without a column of their own.
+EXTRA_JSON_COLUMN = SchemaField(
+    EXTRA_JSON, "json", "The record's fields without a column, or whose value does not fit its column, as a JSON object"
+)
+
+#: The columns of a typed table (Parquet parts), in order: every field of the record, then ``extra_json``.
+TABLE_COLUMNS: tuple[SchemaField, ...] = (*CONVERSATION_FIELDS, EXTRA_JSON_COLUMN)
+
+
 def schema_description(file_format: str) -> list[dict[str, Any]]:
     """The columns of the data objects of ``file_format``, as ``{"name", "type", "description"}`` dicts.
 
@@ -85,9 +101,7 @@ def schema_description(file_format: str) -> list[dict[str, Any]]:
     :param file_format: ``"jsonl"`` or ``"parquet"``.
     """
     if file_format == "parquet":
-        fields = [{"name": f.name, "type": f.arrow_type, "description": f.description} for f in CONVERSATION_FIELDS]
-        extra = "The record's fields without a column, or whose value does not fit its column, as a JSON object"
-        return [*fields, {"name": EXTRA_JSON, "type": "string", "description": extra}]
+        return [{"name": f.name, "type": f.arrow_type, "description": f.description} for f in TABLE_COLUMNS]
     json_types = {"string": "string", "integer": "integer", "boolean": "boolean", "timestamp": "string"}
     return [
         {"name": f.name, "type": json_types.get(f.kind, "object"), "description": f.description}

@@ -59,9 +59,17 @@ class Answer:
 def encode_body(payload: Any) -> bytes:
     """The bytes of a body: ``payload`` itself if bytes, else its JSON (UTF-8, non-ASCII kept).
 
+    A string with a lone surrogate, which UTF-8 cannot carry, makes the whole body ASCII with ``\\u``
+    escapes, as a JSON API sends such a string.
+
     :param payload: the payload.
     """
-    return payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    if isinstance(payload, bytes):
+        return payload
+    try:
+        return json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload).encode()
 
 
 def error_body(status: int, message: str) -> dict[str, str]:

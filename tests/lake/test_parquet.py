@@ -1,7 +1,8 @@
-"""Parquet parts: one typed schema, nothing the API returned lost, bounded parts and row groups, same bytes."""
+"""Parquet parts: one typed schema, nothing the API returned lost or able to stop a part, bounded parts, same bytes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import datetime, timezone
@@ -10,8 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from airflow_provider_conversations.api.codec import decode
 from airflow_provider_conversations.lake.parquet import ParquetPartWriter, arrow_schema, to_row
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON
+from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, TABLE_COLUMNS
 from airflow_provider_conversations.testing.records import make_conversation
 
 UTC = timezone.utc
@@ -51,8 +53,9 @@ def assert_same_record(read_back: dict, original: dict) -> None:
 
 
 def test_arrow_types_are_the_schema_tables():
-    assert [(f.name, str(f.type)) for f in arrow_schema()][:-1] == [(f.name, f.arrow_type) for f in CONVERSATION_FIELDS]
+    assert [(f.name, str(f.type)) for f in arrow_schema()] == [(c.name, c.arrow_type) for c in TABLE_COLUMNS]
     assert arrow_schema().field(EXTRA_JSON).type == pa.string()
+    assert arrow_schema().field("title").metadata == {b"description": b"Title of the Conversation"}
 
 
 def test_a_records_fields_go_to_typed_columns():
@@ -146,3 +149,99 @@ def test_the_same_records_give_the_same_bytes(tmp_path, compression):
 
 def test_no_record_no_file(tmp_path):
     assert write(tmp_path, []) == [] and list(tmp_path.iterdir()) == []
+
+
+def strict_loads(text: str):
+    def refuse(token: str):
+        raise ValueError(f"not standard JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def with_raw_value(i: int, name: str, raw: str) -> bytes:
+    """The API's JSON of record ``i`` with ``name`` set to the JSON text ``raw``, as the wire would carry it."""
+    rec = record(i, id=f"odd-{i}")
+    body = json.dumps({**rec, name: "<raw>"}, ensure_ascii=False, separators=(",", ":"))
+    return body.replace('"<raw>"', raw).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("title", '"broken \\ud800 pair"'),  # a lone surrogate: UTF-8 cannot carry it
+        ("call_id", '"\\udfff"'),
+        ("account", '{"id":"\\ud800","_href":"h"}'),
+        ("created_at", '"9999-12-31T23:59:59.9999999Z"'),  # rounds past the last microsecond Python holds
+        ("updated_at", '"10000-01-01T00:00:00Z"'),
+        ("event_end_date", '"9999-12-31T23:59:59-01:00"'),  # year 10000 in UTC
+        ("event_start_date", '"0001-01-01T00:00:00+01:00"'),  # year 0 in UTC
+        ("event_start_date", '"0000-01-01T00:00:00Z"'),
+        ("event_end_date", '"-0001-01-01T00:00:00Z"'),
+        ("duration", '"12"'),  # a string where a number is expected
+        ("duration", "9223372036854775808"),  # int64 + 1
+        ("started_recording_at", "-9223372036854775809"),
+        ("duration", "1e400"),  # beyond a float
+        ("duration", "-1e400"),
+        ("duration", "1e-400"),  # below a float
+        ("duration", "0.10000000000000000001"),
+    ],
+)
+def test_an_odd_value_goes_to_extra_json_as_sent_and_the_part_is_written(tmp_path, caplog, name, raw):
+    caplog.set_level("WARNING")
+    odd = decode(with_raw_value(7, name, raw))
+    records = [record(1), odd, record(2)]
+    (part,) = write(tmp_path, records)
+    rows = pq.read_table(part.path).to_pylist()
+    assert rows[1][name] is None
+    assert rows[1][EXTRA_JSON] == f'{{"{name}":{raw}}}'  # the API's own text
+    strict_loads(rows[1][EXTRA_JSON])  # standard JSON: no NaN or Infinity tokens
+    assert rows[0][EXTRA_JSON] is None and rows[2][EXTRA_JSON] is None
+    assert_same_record(rebuild(rows[0]), records[0])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'odd-7'" in warnings[0] and f" {name} " in warnings[0]
+    assert raw.strip('"') not in warnings[0]  # the value itself (a title, say) is not logged
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_a_token_json_lacks_is_kept_as_a_string(tmp_path, token):
+    (part,) = write(tmp_path, [decode(with_raw_value(3, "duration", token))])
+    (row,) = pq.read_table(part.path).to_pylist()
+    assert row["duration"] is None and strict_loads(row[EXTRA_JSON]) == {"duration": token}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "instant"),
+    [
+        ("created_at", "0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+        ("updated_at", "9999-12-31T23:59:59.999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("event_end_date", "9999-12-31T23:59:59+00:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_the_first_and_last_instants_python_holds_fit_their_column(tmp_path, name, value, instant):
+    (part,) = write(tmp_path, [record(4, **{name: value})])
+    (row,) = pq.read_table(part.path).to_pylist()
+    assert row[name] == instant and row[EXTRA_JSON] is None
+
+
+def test_many_odd_values_log_the_first_ones_then_a_count(tmp_path, caplog):
+    caplog.set_level("WARNING")
+    write(tmp_path, [record(i, id=f"r{i}", duration="x", is_api="no" if i < 3 else True) for i in range(25)])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 21
+    assert all(f"'r{i}'" in w for i, w in zip([0, 0, 1, 1, 2, 2, *range(3, 17)], warnings[:20], strict=True))
+    assert "8 more values did not fit their columns" in warnings[20]
+    assert "(28 in all; duration: 25, is_api: 3)" in warnings[20]
+
+
+def test_to_row_tells_the_caller_which_fields_did_not_fit():
+    seen: list[tuple[str, str]] = []
+    row = to_row(record(5, id="x", title=7, duration=1.5, new_field=1), lambda rid, field: seen.append((rid, field)))
+    assert seen == [("x", "duration"), ("x", "title")]  # in the record's order
+    assert row["title"] is None and json.loads(row[EXTRA_JSON]) == {"duration": 1.5, "title": 7, "new_field": 1}
+
+
+def test_parts_are_hashed_as_they_are_written(tmp_path):
+    parts = write(tmp_path, [record(i) for i in range(30)], max_records=12, compression="zstd")
+    assert [(p.records, p.size, p.md5) for p in parts] == [
+        (p.records, len(b := p.path.read_bytes()), hashlib.md5(b).hexdigest()) for p in parts
+    ]

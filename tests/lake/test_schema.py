@@ -6,7 +6,13 @@ import random
 import re
 from datetime import datetime, timezone
 
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, schema_description
+from airflow_provider_conversations.lake.schema import (
+    ARROW_TYPES,
+    CONVERSATION_FIELDS,
+    EXTRA_JSON,
+    TABLE_COLUMNS,
+    schema_description,
+)
 from airflow_provider_conversations.testing.records import make_conversation
 
 _REF = {"id": "string", "_href": "string"}
@@ -59,3 +65,9 @@ def test_descriptions_per_format():
     assert {f["name"]: f["type"] for f in parquet}["created_at"] == "timestamp[us, tz=UTC]"
     jsonl = {f["name"]: f["type"] for f in schema_description("jsonl")}
     assert jsonl["created_at"] == "string" and jsonl["account"] == "object" and EXTRA_JSON not in jsonl
+
+
+def test_a_typed_table_has_every_field_then_extra_json_with_known_kinds():
+    assert [c.name for c in TABLE_COLUMNS] == [*(f.name for f in CONVERSATION_FIELDS), EXTRA_JSON]
+    assert {c.kind for c in TABLE_COLUMNS} == set(ARROW_TYPES)  # every kind is used, none is unknown
+    assert [d["name"] for d in schema_description("parquet")] == [c.name for c in TABLE_COLUMNS]
