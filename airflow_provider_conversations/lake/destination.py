@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
-from airflow_provider_conversations.lake.jsonl import LocalPart
+from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import format_timestamp
 

@@ -2,7 +2,7 @@
 
 The range is read once, in ``created_at`` order (:meth:`ConversationsHook.read_pages`); records are
 routed into their windows' local part files (memory stays bounded), each finished part is staged in
-the destination (uploaded, still invisible) while the read goes on, and a window is committed as soon
+the destination (uploaded, still invisible) as soon as it is full, while the read goes on, and a window is committed as soon
 as the read has passed its end. What staging and committing mean is the destination's
 (:mod:`.destination`): the S3 layout swaps the window's manifest under a lease, an Iceberg table
 commits a snapshot. Either way a commit never replaces a version read later than this one.
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_conversations.exceptions import ConversationsDestinationError
 from airflow_provider_conversations.lake.destination import Destination, WindowParts, WindowResult
 from airflow_provider_conversations.lake.formats import new_part_writer
+from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import format_timestamp
 
@@ -49,21 +50,46 @@ def ties_sorted_by_id(items: Iterable[_Item]) -> Iterator[_Item]:
 
 
 class _OpenWindow:
-    """A window being read: its local part files and the uploads of those already finished."""
+    """A window being read: its local part files, and the uploads of those already finished."""
 
     def __init__(
-        self, window: Window, file_format: str, compression: str | None, max_records: int, tmp_dir: str | None
+        self,
+        window: Window,
+        destination: Destination,
+        uploads: ThreadPoolExecutor | None,
+        max_records: int,
+        tmp_dir: str | None,
     ):
-        self.window = window
+        self.window, self.destination, self.uploads = window, destination, uploads
         try:
             self.tmp = tempfile.TemporaryDirectory(prefix="conversations-", dir=tmp_dir)
         except OSError as err:
             raise _disk_error(err, tmp_dir) from err
+        self.staging: list[Future[str]] = []
         self.writer = new_part_writer(
-            Path(self.tmp.name), file_format=file_format, compression=compression, max_records=max_records
+            Path(self.tmp.name),
+            file_format=destination.file_format,
+            compression=destination.compression,
+            max_records=max_records,
+            on_part=self._stage,
         )
         self.pages = 0
         self.last_page = -1
+
+    def _stage(self, part: LocalPart) -> None:
+        """Upload a finished part while the read goes on (in the calling thread without an upload pool)."""
+        number = len(self.staging)
+        if self.uploads is None:
+            done: Future[str] = Future()
+            done.set_result(self.destination.stage(self.window, number, part))
+            self.staging.append(done)
+        else:
+            self.staging.append(self.uploads.submit(self.destination.stage, self.window, number, part))
+
+    def finish(self) -> tuple[list[LocalPart], list[str]]:
+        """Close the last part, wait for every part's upload; the parts and their staged names."""
+        parts = self.writer.close()
+        return parts, [future.result() for future in self.staging]
 
 
 def _disk_error(err: OSError, tmp_dir: str | None) -> BaseException:
@@ -124,6 +150,11 @@ class RangeExport:
             if publish_concurrency > 0
             else None
         )
+        self._uploads = (
+            ThreadPoolExecutor(max_workers=publish_concurrency, thread_name_prefix="conversations-stage")
+            if publish_concurrency > 0
+            else None
+        )
         self._publishing: list[Future[None]] = []
         self._group: list[tuple[WindowParts, _OpenWindow | None, float]] = []
         self._index = 0  # the window records go to now
@@ -170,11 +201,7 @@ class RangeExport:
                 raise RuntimeError(f"a record created at {format_timestamp(created_at)}, after the last window")
         if self._open is None:
             self._open = _OpenWindow(
-                self.windows[self._index],
-                self.destination.file_format,
-                self.destination.compression,
-                self.max_records_per_file,
-                self.tmp_dir,
+                self.windows[self._index], self.destination, self._uploads, self.max_records_per_file, self.tmp_dir
             )
         try:
             self._open.writer.write(record)
@@ -221,8 +248,7 @@ class RangeExport:
         try:
             for parts, state, _ in group:
                 if state is not None:
-                    parts.parts = state.writer.close()
-                    parts.staged = [self.destination.stage(parts.window, n, part) for n, part in enumerate(parts.parts)]
+                    parts.parts, parts.staged = state.finish()
             results = self.destination.commit([parts for parts, _, _ in group])
         finally:
             for _, state, _ in group:
@@ -253,10 +279,10 @@ class RangeExport:
 
         Nothing of the open window is committed; the windows already handed over are still committed.
         """
-        if self._open is not None:
-            self._open.tmp.cleanup()
-            self._open = None
+        state, self._open = self._open, None
         self._shutdown()
+        if state is not None:
+            state.tmp.cleanup()
 
     def _raise_failed_publish(self) -> None:
         for future in [f for f in self._publishing if f.done()]:
@@ -268,6 +294,8 @@ class RangeExport:
     def _shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if self._uploads is not None:
+            self._uploads.shutdown(wait=True)
 
 
 def export_range(

@@ -9,6 +9,7 @@ pyarrow is needed for Parquet only, and imported only when a Parquet part is wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
@@ -89,16 +90,24 @@ def require_pyarrow(file_format: str) -> None:
         ) from None
 
 
-def new_part_writer(directory: Path, *, file_format: str, compression: str | None, max_records: int) -> PartWriter:
+def new_part_writer(
+    directory: Path,
+    *,
+    file_format: str,
+    compression: str | None,
+    max_records: int,
+    on_part: Callable[[LocalPart], None] | None = None,
+) -> PartWriter:
     """A writer of local part files of ``file_format``.
 
     :param directory: where part files are created.
     :param file_format: ``"jsonl"`` or ``"parquet"``.
     :param compression: one of :data:`COMPRESSIONS` of the format.
     :param max_records: records per part, at most.
+    :param on_part: called with each part as soon as it is finished.
     """
     if file_format == "parquet":
         from airflow_provider_conversations.lake.parquet import ParquetPartWriter
 
-        return ParquetPartWriter(directory, compression=compression, max_records=max_records)
-    return JsonlPartWriter(directory, compression=compression, max_records=max_records)
+        return ParquetPartWriter(directory, compression=compression, max_records=max_records, on_part=on_part)
+    return JsonlPartWriter(directory, compression=compression, max_records=max_records, on_part=on_part)

@@ -231,8 +231,15 @@ class ParquetPartWriter(PartWriter):
     BATCH_ROWS = 10_000
     SUFFIX = ".parquet"
 
-    def __init__(self, directory: Path, *, compression: str | None, max_records: int) -> None:
-        super().__init__(directory, compression=compression, max_records=max_records)
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        compression: str | None,
+        max_records: int,
+        on_part: Callable[[LocalPart], None] | None = None,
+    ) -> None:
+        super().__init__(directory, compression=compression, max_records=max_records, on_part=on_part)
         self.schema = arrow_schema()
         self.misfits = MisfitLog()
         self._writer: Any = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -69,13 +70,23 @@ class PartWriter(ABC):
     :param directory: where part files are created.
     :param compression: the format's compression (see :data:`~.formats.COMPRESSIONS`).
     :param max_records: records per part, at most.
+    :param on_part: called with each part as soon as it is finished (rolled at ``max_records``, or the
+        last one on :meth:`close`), in the writing thread, so it can be uploaded while writing goes on.
     """
 
     #: What the part file names end with.
     SUFFIX: ClassVar[str] = ""
 
-    def __init__(self, directory: Path, *, compression: str | None, max_records: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        compression: str | None,
+        max_records: int,
+        on_part: Callable[[LocalPart], None] | None = None,
+    ) -> None:
         self.directory, self.compression, self.max_records = directory, compression, max_records
+        self.on_part = on_part
         self.parts: list[LocalPart] = []
         self._path: Path | None = None
         self._raw: IO[bytes] | None = None
@@ -116,7 +127,10 @@ class PartWriter(ABC):
             self._finish()
         finally:
             raw.close()
-        self.parts.append(LocalPart(path, self._count, out.size, out.md5.hexdigest()))
+        part = LocalPart(path, self._count, out.size, out.md5.hexdigest())
+        self.parts.append(part)
+        if self.on_part is not None:
+            self.on_part(part)
 
     @abstractmethod
     def _start(self, out: HashingFile) -> None:

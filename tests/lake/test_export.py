@@ -18,7 +18,7 @@ from airflow_provider_conversations.api.wire import Page
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
 from airflow_provider_conversations.lake.export import export_range as _export_range
-from airflow_provider_conversations.lake.jsonl import LocalPart
+from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.windows import Window, split_windows
 from airflow_provider_conversations.timestamps import format_timestamp
 

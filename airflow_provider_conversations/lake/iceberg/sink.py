@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.iceberg.catalog import ConversationsIcebergError
 from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
-from airflow_provider_conversations.lake.jsonl import LocalPart
+from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.windows import Window, window_of
 from airflow_provider_conversations.timestamps import format_timestamp, parse_api_timestamp
 

@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
-from airflow_provider_conversations.lake.jsonl import LocalPart
+from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.lease import LEASE_SECONDS, WAIT_SECONDS, WindowLease, lease_key

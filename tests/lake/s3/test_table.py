@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsTableMismatchError
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts
-from airflow_provider_conversations.lake.jsonl import LocalPart
+from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.table import S3Table
@@ -131,13 +131,13 @@ def test_the_lease_is_renewed_while_held_and_released_after(s3_client, bucket, t
     from airflow_provider_conversations.lake.s3 import lease as lease_module
 
     seen: list[bytes] = []
-    t = table(bucket, lease_seconds=0.3)
+    t = table(bucket, lease_seconds=0.9)
     real_check = lease_module.WindowLease.check
 
     def slow_check(self):
         key = self.key
-        for _ in range(3):
-            threading.Event().wait(0.15)
+        for _ in range(4):
+            threading.Event().wait(0.4)
             seen.append(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
         real_check(self)
 
