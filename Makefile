@@ -52,6 +52,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/change_sync_cost.py
+	$(BIN)/python benchmarks/iceberg_bench.py
 
 clean:
 	rm -rf $(VENV) $(COMPAT_DIR) docs/_build .demo .bench

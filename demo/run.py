@@ -5,7 +5,10 @@
 2. sets the connections by environment variables, creates the bucket, migrates a SQLite Airflow DB;
 3. runs ``airflow dags test example_conversations_daily <date>`` (a real logical date);
 4. prints the partitions written, with record counts, next to what the API holds;
-5. stops both servers.
+5. runs ``example_conversations_iceberg`` for the same date into an Iceberg table (a SQL catalog on a
+   SQLite file, its warehouse in the same bucket) and counts its rows with DuckDB's ``iceberg_scan``
+   (:mod:`iceberg_table`; skipped without the ``[iceberg]`` extra);
+6. stops both servers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+
+import iceberg_table  # demo/iceberg_table.py
 
 from airflow_provider_conversations.testing.processes import fake_api_process, moto_s3_process
 
@@ -134,7 +139,9 @@ def main() -> int:
         ).json()["metadata"]["paging"]["total_count"]
         verdict = "match" if api_count == total else "MISMATCH"
         print(f"  records in S3: {total}; the API holds {api_count} for [{INTERVAL[0]}, {INTERVAL[1]}): {verdict}")
-        return 0 if api_count == total else 1
+        if api_count != total:
+            return 1
+        return iceberg_table.run(env, WORK, airflow, LOGICAL_DATE, BUCKET, s3_url, api_count)
 
 
 if __name__ == "__main__":

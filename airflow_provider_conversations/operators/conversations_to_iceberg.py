@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_conversations.api.filters import ConversationFilters
-    from airflow_provider_conversations.lake.destination import Destination
+    from airflow_provider_conversations.lake.destination import Destination, WindowResult
     from airflow_provider_conversations.lake.iceberg.sink import IcebergDestination
     from airflow_provider_conversations.version_compat import Context
 
@@ -36,6 +36,8 @@ class IcebergTableDestination(BaseConversationsExportOperator):
 
     destination_template_fields: Sequence[str] = ("table", "iceberg_conn_id")
     ui_color = "#e6f2e6"
+    #: Commit all the task's windows in one snapshot at its end (a change sync), not group by group.
+    single_snapshot: bool = False
 
     def __init__(
         self,
@@ -64,7 +66,9 @@ class IcebergTableDestination(BaseConversationsExportOperator):
 
         namespace, name = parse_table_name(self.table)
         catalog = load_catalog(self.iceberg_conn_id)
-        self._destination = IcebergDestination(catalog, namespace, name, compression=self.compression)
+        self._destination = IcebergDestination(
+            catalog, namespace, name, compression=self.compression, single_snapshot=self.single_snapshot
+        )
         return self._destination
 
     def destination_report(self, destination: Destination) -> dict[str, Any]:
@@ -78,8 +82,14 @@ class IcebergTableDestination(BaseConversationsExportOperator):
             "commit_seconds": round(sum(c.seconds for c in commits), 3),
         }
 
+    def _log_window(self, result: WindowResult) -> None:
+        if not self.single_snapshot:  # otherwise logged once the snapshot holds it
+            super()._log_window(result)
+
     def publish_event(self, context: Context, destination: Destination, extra: dict[str, Any]) -> None:
         iceberg = self._iceberg(destination)
+        for result in iceberg.deferred_results:
+            super()._log_window(result)
         self.log.info(
             "Iceberg table %s: snapshot %s after %d commit(s)",
             iceberg.identifier,

@@ -134,6 +134,9 @@ class IcebergDestination:
     :param name: the table's name.
     :param compression: the part files' Parquet codec.
     :param commit_attempts: attempts of one commit when other writers commit meanwhile.
+    :param single_snapshot: defer every :meth:`commit` to :meth:`finish`, which commits all the task's
+        windows in one snapshot (a change sync); the parts are still uploaded during the read, only their
+        metadata waits.
     """
 
     file_format = "parquet"
@@ -146,6 +149,7 @@ class IcebergDestination:
         *,
         compression: str | None = "zstd",
         commit_attempts: int = 10,
+        single_snapshot: bool = False,
     ) -> None:
         self.catalog, self.namespace, self.name = catalog, namespace, name
         self.compression, self.commit_attempts = compression, commit_attempts
@@ -157,6 +161,10 @@ class IcebergDestination:
         self.snapshot_id: int | None = None
         #: Every commit of this destination, in order.
         self.commits: list[CommitResult] = []
+        self.single_snapshot = single_snapshot
+        self._pending: list[tuple[WindowParts, WindowResult]] = []
+        #: In single-snapshot mode, once :meth:`finish` committed: the results :meth:`commit` returned, final.
+        self.deferred_results: list[WindowResult] = []
 
     @property
     def table(self) -> Table:
@@ -252,27 +260,35 @@ class IcebergDestination:
         The :class:`~airflow_provider_conversations.lake.destination.Destination` method; the snapshot
         id is :attr:`snapshot_id`, each commit's details in :attr:`commits`.
 
+        In single-snapshot mode nothing is committed yet: the results are pending until :meth:`finish`
+        commits them and updates them in place.
+
         :param group: fully read windows whose parts are all staged (:meth:`stage`).
         :return: one result per window, in order (``keys``: its data files; ``deleted_stale``: data
             files of the replaced version taken out of the table).
         """
+        if self.single_snapshot:
+            results = [_result(item) for item in group]
+            with self._lock:
+                self._pending += zip(group, results)
+            return results
         result = self.commit_group(group)
-        return [
-            WindowResult(
-                item.window,
-                records=outcome.records if outcome.committed else item.records,
-                size=outcome.size if outcome.committed else item.size,
-                pages=item.pages,
-                keys=outcome.files,
-                deleted_stale=outcome.removed,
-                outcome=Outcome.COMMITTED if outcome.committed else Outcome.SKIPPED_OLDER_READ,
-                read_started=item.read_started,
-            )
-            for item, outcome in zip(group, result.windows, strict=True)
-        ]
+        return [_result(item, outcome) for item, outcome in zip(group, result.windows, strict=True)]
 
     def finish(self) -> None:
-        """Nothing deferred: each group was committed as its own snapshot."""
+        """In single-snapshot mode, commit every deferred window in one snapshot (the read-order rule
+        still per window) and update the results :meth:`commit` returned; otherwise nothing is deferred.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        result = self.commit_group([item for item, _ in pending])
+        for (item, pending_result), outcome in zip(pending, result.windows, strict=True):
+            final = _result(item, outcome)
+            pending_result.keys, pending_result.deleted_stale = final.keys, final.deleted_stale
+            pending_result.outcome = final.outcome
+        self.deferred_results += [r for _, r in pending]
 
     def commit_group(self, group: Sequence[GroupItem]) -> CommitResult:
         """Replace each window of ``group`` by its new version in one snapshot, never by an older read.
@@ -358,3 +374,18 @@ class IcebergDestination:
     def lineage_summary(self) -> dict[str, Any]:
         """The table's identity for lineage and XCom: catalog name, identifier, location."""
         return {"catalog": self.catalog.name, "table": self.identifier, "location": self.table.location()}
+
+
+def _result(item: WindowParts, outcome: WindowOutcome | None = None) -> WindowResult:
+    """The :class:`WindowResult` of ``item`` once committed (``outcome``), or pending its commit (``None``)."""
+    skipped = outcome is not None and not outcome.committed
+    return WindowResult(
+        item.window,
+        records=item.records,
+        size=item.size,
+        pages=item.pages,
+        keys=list(item.staged) if outcome is None else outcome.files,
+        deleted_stale=0 if outcome is None else outcome.removed,
+        outcome=Outcome.SKIPPED_OLDER_READ if skipped else Outcome.COMMITTED,
+        read_started=item.read_started,
+    )

@@ -179,3 +179,39 @@ def test_summary_records_the_read_start_of_each_committed_window(api, dest):
         f"{READ_STARTED}2025-01-02T00:00:00.000000Z/2025-01-03T00:00:00.000000Z",
     ]
     assert {summary[k] for k in keys} == {"2026-01-02T03:04:05.678901Z"}
+
+
+def test_single_snapshot_mode_defers_every_commit_to_finish_and_updates_the_results(api, catalog, tmp_path: Path):
+    dest = IcebergDestination(catalog, "lake", "conversations", single_snapshot=True)
+    dest.check(WINDOWS)
+    by_window = read_windows(ConversationsHook(), WINDOWS)
+    t0 = datetime.now(UTC)
+    items = [stage_window(dest, w, by_window[w], t0, tmp_path) for w in WINDOWS]
+    pending = dest.commit(items[:2]) + dest.commit(items[2:])
+    assert reload(dest).current_snapshot() is None  # uploaded, not committed
+    assert [r.keys for r in pending] == [i.staged for i in items]
+    dest.finish()
+    table = reload(dest)
+    assert [s.snapshot_id for s in table.snapshots()] == [dest.snapshot_id] and len(dest.commits) == 1
+    assert dest.deferred_results == pending and all(r.committed for r in pending)
+    assert set(committed_reads(table)) == set(WINDOWS)
+    assert sorted(r["id"] for r in pyiceberg_rows(table)) == sorted(r["id"] for w in WINDOWS for r in by_window[w])
+    dest.finish()  # nothing left to commit
+    assert len(reload(dest).snapshots()) == 1
+
+
+def test_single_snapshot_mode_keeps_a_window_read_later_and_commits_the_others(api, catalog, tmp_path: Path):
+    dest = IcebergDestination(catalog, "lake", "conversations", single_snapshot=True)
+    dest.check(WINDOWS)
+    by_window = read_windows(ConversationsHook(), WINDOWS)
+    t0 = datetime.now(UTC)
+    pending = dest.commit([stage_window(dest, w, by_window[w], t0, tmp_path / "sync") for w in WINDOWS[:2]])
+    other = IcebergDestination(catalog, "lake", "conversations")
+    other.check(WINDOWS)
+    later = stage_window(other, WINDOWS[1], by_window[WINDOWS[1]][1:], t0 + timedelta(seconds=1), tmp_path / "other")
+    other.commit_group([later])
+    dest.finish()
+    assert [r.outcome.value for r in pending] == ["committed", "skipped_older_read"]
+    assert pending[1].keys == [] and pending[0].keys
+    ids = {r["id"] for r in pyiceberg_rows(reload(dest))}
+    assert ids == {r["id"] for r in by_window[WINDOWS[0]]} | {r["id"] for r in by_window[WINDOWS[1]][1:]}
