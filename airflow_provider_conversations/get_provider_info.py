@@ -16,7 +16,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-conversations",
         "name": "Conversations",
         "description": "Move call-recording conversations from the Conversations API (`GET /v2/conversations`, "
-        "Salesloft v2) into an S3 data lake as JSONL or Parquet windows, and keep it current.",
+        "Salesloft v2) into an S3 data lake as JSONL or Parquet windows or an Apache Iceberg table, and keep it current.",
         "versions": [__version__],
         "integrations": [
             {
@@ -37,6 +37,9 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_conversations.operators.conversations_to_s3",
                     "airflow_provider_conversations.operators.conversations_changes_to_s3",
+                    "airflow_provider_conversations.operators.conversations_to_iceberg",
+                    "airflow_provider_conversations.operators.conversations_changes_to_iceberg",
+                    "airflow_provider_conversations.operators.conversations_iceberg_maintenance",
                 ],
             }
         ],
