@@ -27,16 +27,9 @@ def prepare(spec: Spec, endpoints: Endpoints) -> Callable[[], dict[str, Any]]:
     from airflow_provider_conversations.operators.conversations_to_s3 import ConversationsToS3Operator
 
     opts = spec.options
-    if opts.get("publish_inline"):
-        import functools
-
-        import airflow_provider_conversations.operators.conversations_to_s3 as module
-        from airflow_provider_conversations.lake.export import export_range
-
-        module.export_range = functools.partial(export_range, publish_concurrency=0)  # type: ignore[assignment]
 
     def make(task_id: str, prefix: str, gte: str, lt: str) -> ConversationsToS3Operator:
-        return ConversationsToS3Operator(
+        op = ConversationsToS3Operator(
             task_id=task_id,
             s3_bucket=endpoints.bucket,
             s3_prefix=prefix,
@@ -46,6 +39,9 @@ def prepare(spec: Spec, endpoints: Endpoints) -> Callable[[], dict[str, Any]]:
             compression=opts.get("compression"),
             max_concurrency=opts.get("max_concurrency"),
         )
+        if opts.get("publish_inline"):
+            op.publish_concurrency = 0  # windows committed in the reading thread
+        return op
 
     op = make("export", spec.prefix, spec.gte, spec.lt)
     if opts.get("warmup"):

@@ -107,7 +107,8 @@ class RangeExport:
     """Route the records of one ordered read into ``windows`` and commit each window once the read has passed it.
 
     Drive it with :meth:`route` for every record in ``created_at`` order, then :meth:`finish`; on any
-    failure call :meth:`abort` (:meth:`run` does all three). Parts are staged and windows committed by
+    failure call :meth:`abort` (:meth:`run` does all three: on a failure of the read or of a commit,
+    windows already read are still committed, the others are not touched, and the error is raised). Parts are staged and windows committed by
     ``publish_concurrency`` threads while the read goes on; at most ``2 x publish_concurrency`` windows
     wait read but uncommitted, then :meth:`route` blocks (memory and disk stay bounded).
 
@@ -296,43 +297,3 @@ class RangeExport:
             self._pool.shutdown(wait=True)
         if self._uploads is not None:
             self._uploads.shutdown(wait=True)
-
-
-def export_range(
-    pages: Iterable[tuple[Page, list[TimedRecord]]],
-    windows: list[Window],
-    destination: Destination,
-    *,
-    read_started: datetime,
-    max_records_per_file: int = 100_000,
-    publish_concurrency: int = 2,
-    group_size: int = 1,
-    tmp_dir: str | None = None,
-    on_committed: Callable[[WindowResult], None] | None = None,
-) -> list[WindowResult]:
-    """Route the records of one ordered read of ``windows``' range into the windows and commit each.
-
-    :param pages: the read, in ``created_at`` order (:meth:`ConversationsHook.read_pages` over the
-        windows' whole range), begun at ``read_started``.
-    :param windows: contiguous windows in order.
-    :param destination: stages parts and commits windows.
-    :param read_started: when the read began (aware UTC).
-    :param max_records_per_file: records per data file, at most.
-    :param publish_concurrency: windows committed at once.
-    :param group_size: windows per commit.
-    :param tmp_dir: where local part files go.
-    :param on_committed: called with each window's result once committed.
-    :return: one result per window, in order. On a failure (of the read or of a commit), windows
-        already read are still committed, the others are not touched, and the error is raised.
-    """
-    export = RangeExport(
-        windows,
-        destination,
-        read_started=read_started,
-        max_records_per_file=max_records_per_file,
-        publish_concurrency=publish_concurrency,
-        group_size=group_size,
-        tmp_dir=tmp_dir,
-        on_committed=on_committed,
-    )
-    return export.run(pages)

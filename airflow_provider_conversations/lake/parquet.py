@@ -231,15 +231,8 @@ class ParquetPartWriter(PartWriter):
     BATCH_ROWS = 10_000
     SUFFIX = ".parquet"
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        compression: str | None,
-        max_records: int,
-        on_part: Callable[[LocalPart], None] | None = None,
-    ) -> None:
-        super().__init__(directory, compression=compression, max_records=max_records, on_part=on_part)
+    def __init__(self, directory: Path, **options: Any) -> None:
+        super().__init__(directory, **options)
         self.schema = arrow_schema()
         self.misfits = MisfitLog()
         self._writer: Any = None

@@ -21,7 +21,7 @@ from airflow_provider_conversations.api.filters import MAX_PER_PAGE, Conversatio
 from airflow_provider_conversations.checks import check_int, check_positive
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsAuthError
 from airflow_provider_conversations.lake.destination import Destination, WindowResult
-from airflow_provider_conversations.lake.export import export_range
+from airflow_provider_conversations.lake.export import RangeExport
 from airflow_provider_conversations.lake.formats import require_pyarrow
 from airflow_provider_conversations.lake.settings import check_tmp_dir, redacting
 from airflow_provider_conversations.lake.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_conversations.hooks.conversations import ConversationsHook
     from airflow_provider_conversations.version_compat import Context
+
+#: A task's range per field, e.g. ``{"created_at": (start, end)}``.
+Bounds = dict[str, tuple[datetime, datetime]]
 
 #: API answers that retrying cannot fix: the task fails at once, without Airflow's retries.
 NOT_RETRIED_STATUSES = (401, 403)
@@ -50,7 +53,7 @@ class ExportPlan:
     """
 
     runs: list[list[Window]]
-    ranges: dict[str, tuple[datetime, datetime]]
+    ranges: Bounds
     report: dict[str, Any] = field(default_factory=dict)
     lookback_windows: set[Window] = field(default_factory=set)
 
@@ -82,6 +85,8 @@ class BaseConversationsExportOperator(BaseOperator):
     template_fields_renderers = {"filters": "json"}
     #: Windows committed in one commit (the S3 layout commits each window alone).
     commit_group_size: int = 1
+    #: Windows committed at once while the read goes on (0: in the reading thread, the read waiting).
+    publish_concurrency: int = 2
 
     def __init__(
         self,
@@ -115,14 +120,14 @@ class BaseConversationsExportOperator(BaseOperator):
         """
         return check_filters(filters)
 
-    def resolve_bounds(self, context: Context) -> dict[str, tuple[datetime, datetime]]:
+    def resolve_bounds(self, context: Context) -> Bounds:
         """The task's range per field, from its arguments or the run's data interval (no I/O).
 
         :param context: the task context.
         """
         raise NotImplementedError
 
-    def planned_windows(self, bounds: dict[str, tuple[datetime, datetime]]) -> list[Window]:
+    def planned_windows(self, bounds: Bounds) -> list[Window]:
         """The windows known before any API request (checked against the table's); none for a change sync.
 
         :param bounds: :meth:`resolve_bounds`' result.
@@ -130,11 +135,7 @@ class BaseConversationsExportOperator(BaseOperator):
         return []
 
     def windows_to_export(
-        self,
-        hook: ConversationsHook,
-        filters: ConversationFilters,
-        bounds: dict[str, tuple[datetime, datetime]],
-        destination: Destination,
+        self, hook: ConversationsHook, filters: ConversationFilters, bounds: Bounds, destination: Destination
     ) -> ExportPlan:
         """The one step that tells exports apart: which windows this task rewrites.
 
@@ -269,16 +270,17 @@ class BaseConversationsExportOperator(BaseOperator):
             per_page=self.per_page,
             max_concurrency=self.concurrency(hook),
         )
-        return export_range(
-            pages,
+        export = RangeExport(
             windows,
             destination,
             read_started=read_started,
             max_records_per_file=self.max_records_per_file,
+            publish_concurrency=self.publish_concurrency,
             group_size=self.commit_group_size,
             tmp_dir=staging,
             on_committed=self._log_window,
         )
+        return export.run(pages)
 
     def _log_window(self, result: WindowResult) -> None:
         window = result.window

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.lake.windows import Window, contiguous_runs, split_windows, window_of
-from airflow_provider_conversations.operators.base import BaseConversationsExportOperator, ExportPlan
+from airflow_provider_conversations.operators.base import BaseConversationsExportOperator, Bounds, ExportPlan
 from airflow_provider_conversations.reading.ranges import RANGE_KEYS, check_no_range_filters, record_created_at
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.utils.task_args import is_template, resolve_range
@@ -49,18 +49,14 @@ class CreatedAtRange(BaseConversationsExportOperator):
         if not is_template([created_at_gte, created_at_lt]) and None not in (created_at_gte, created_at_lt):
             resolve_range(created_at_gte, created_at_lt, None)
 
-    def resolve_bounds(self, context: Context) -> dict[str, tuple[datetime, datetime]]:
+    def resolve_bounds(self, context: Context) -> Bounds:
         return {"created_at": resolve_range(self.created_at_gte, self.created_at_lt, context)}
 
-    def planned_windows(self, bounds: dict[str, tuple[datetime, datetime]]) -> list[Window]:
+    def planned_windows(self, bounds: Bounds) -> list[Window]:
         return split_windows(*bounds["created_at"], self.window_size)
 
     def windows_to_export(
-        self,
-        hook: ConversationsHook,
-        filters: ConversationFilters,
-        bounds: dict[str, tuple[datetime, datetime]],
-        destination: Destination,
+        self, hook: ConversationsHook, filters: ConversationFilters, bounds: Bounds, destination: Destination
     ) -> ExportPlan:
         start, end = bounds["created_at"]
         windows = self.planned_windows(bounds)
@@ -131,15 +127,11 @@ class ChangedWindows(BaseConversationsExportOperator):
     def check_filters(self, filters: Any) -> ConversationFilters:
         return check_change_filters(filters)
 
-    def resolve_bounds(self, context: Context) -> dict[str, tuple[datetime, datetime]]:
+    def resolve_bounds(self, context: Context) -> Bounds:
         return {"updated_at": resolve_range(self.updated_at_gte, self.updated_at_lt, context, prefix="updated_at")}
 
     def windows_to_export(
-        self,
-        hook: ConversationsHook,
-        filters: ConversationFilters,
-        bounds: dict[str, tuple[datetime, datetime]],
-        destination: Destination,
+        self, hook: ConversationsHook, filters: ConversationFilters, bounds: Bounds, destination: Destination
     ) -> ExportPlan:
         start, end = bounds["updated_at"]
         self.log.info(

@@ -17,7 +17,6 @@ import pytest
 from airflow_provider_conversations.api.wire import Page
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
-from airflow_provider_conversations.lake.export import export_range as _export_range
 from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.windows import Window, split_windows
 from airflow_provider_conversations.timestamps import format_timestamp
@@ -28,7 +27,7 @@ READ_STARTED = D + timedelta(days=30)
 
 
 def export_range(pages, windows, destination, **kwargs) -> list[WindowResult]:
-    return _export_range(pages, windows, destination, read_started=READ_STARTED, **kwargs)
+    return RangeExport(windows, destination, read_started=READ_STARTED, **kwargs).run(pages)
 
 
 class PublishFailed(Exception):

@@ -28,6 +28,7 @@ from airflow_provider_conversations.operators.conversations_to_s3 import Convers
 from airflow_provider_conversations.timestamps import format_timestamp
 from airflow_provider_conversations.version_compat import AirflowFailException
 from tests.conftest import TOKEN
+from tests.integration.test_docs_samples import doc_block
 
 BASE = "https://api.example.com"
 URL = f"{BASE}/v2/conversations"
@@ -35,7 +36,6 @@ BUCKET = "conversations-lake"
 PREFIX = "raw/conversations"
 DAY = datetime(2025, 1, 3, tzinfo=timezone.utc)
 CONTEXT = {"data_interval_start": DAY, "data_interval_end": DAY + timedelta(days=1)}
-OPERATOR_DOCS = Path(__file__).parents[2] / "docs" / "operator.rst"
 
 # 30 records, one every 48 minutes: every other hourly window has one.
 RECORDS = [
@@ -147,15 +147,7 @@ def _normalised(text: str) -> str:
 
 def _doc_block(title: str, directive: str) -> str:
     """The first ``directive`` code block after the section ``title`` of docs/operator.rst."""
-    text = OPERATOR_DOCS.read_text()
-    section = text[text.index(f"\n{title}\n") :]
-    block = section[section.index(directive) + len(directive) :]
-    lines = []
-    for line in block.splitlines()[1:]:
-        if line and not line.startswith("   "):
-            break
-        lines.append(line[3:])
-    return "\n".join(lines).strip()
+    return doc_block("operator.rst", f"\n{title}\n", directive)
 
 
 def test_docs_sample_log_lines_are_lines_the_operator_logs(s3, api, capsys, caplog):

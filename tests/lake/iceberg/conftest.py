@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+
+from tests.integration import conftest as _integration
 
 # polars plans Iceberg scans with pyiceberg (its own planner is a separate package)
 pytest.MonkeyPatch().setenv("POLARS_ICEBERG_PLANNER", "pyiceberg")
 
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3-protocol server on a free loopback port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+s3_endpoint = _integration.s3_endpoint  # moto's S3 server, shared with the integration tests
 
 
 @pytest.fixture
