@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_conversations.checks import check_int
 from airflow_provider_conversations.exceptions import ConversationsFilterError
@@ -150,8 +150,108 @@ def _nonempty_str(value: Any, name: str) -> str:
     return value
 
 
+class FilterSet:
+    """What every endpoint's filters share: values normalised at construction, ranges that are not empty
+    or inverted, a dict of field names in, wire parameters and JSON-safe values out.
+
+    A subclass is a frozen dataclass of optional fields that says how one value is checked
+    (:meth:`_normalise`), which fields are ranges (:attr:`RANGE_FIELDS`) and their wire names
+    (:attr:`WIRE`).
+    """
+
+    #: Field prefixes with ``_lt``/``_lte``/``_gt``/``_gte`` bounds.
+    RANGE_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: Field name -> query parameter name.
+    WIRE: ClassVar[Mapping[str, str]] = {}
+    #: What the filters are of, in messages (``"transcription "``; empty for conversations).
+    KIND: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, self._normalise(f.name, value))
+        for prefix in self.RANGE_FIELDS:
+            # (value, exclusive) of each bound that is set
+            lower = [(getattr(self, f"{prefix}_{op}"), op == "gt") for op in ("gt", "gte")]
+            upper = [(getattr(self, f"{prefix}_{op}"), op == "lt") for op in ("lt", "lte")]
+            for low, low_open in (b for b in lower if b[0] is not None):
+                for high, high_open in (b for b in upper if b[0] is not None):
+                    if low > high or (low == high and (low_open or high_open)):
+                        raise ConversationsFilterError(
+                            f"{prefix}: the range is empty or inverted: the lower bound {low} is not before "
+                            f"the upper bound {high}"
+                        )
+
+    @staticmethod
+    def _normalise(name: str, value: Any) -> Any:
+        """Check one set value and return it normalised."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_mapping(cls: type[_F], mapping: Mapping[str, Any] | _F | None) -> _F:
+        """Build filters from a dict of field names (as an operator's templated ``filters`` is).
+
+        :param mapping: field name -> value; ``None`` values are ignored.
+        :raises ConversationsFilterError: on an unknown name (naming the allowed ones) or a bad value.
+        """
+        if mapping is None:
+            return cls()
+        if isinstance(mapping, cls):
+            return mapping
+        if not isinstance(mapping, Mapping):
+            raise ConversationsFilterError(f"filters: expected a dict of filter names, got {type(mapping).__name__}")
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(str(k) for k in mapping if k not in known)
+        if unknown:
+            raise ConversationsFilterError(
+                f"filters: unknown {cls.KIND}filter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+            )
+        return cls(**{k: v for k, v in mapping.items() if v is not None})
+
+    def merged(self: _F, **overrides: Any) -> _F:
+        """Return a copy with some fields replaced (and the whole validated again)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        values.update(overrides)
+        return type(self)(**values)
+
+    def set_fields(self) -> list[str]:
+        """Names of the fields that are set."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The set fields as JSON-safe values (timestamps as UTC ISO strings, lists as lists)."""
+        result: dict[str, Any] = {}
+        for name in self.set_fields():
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = format_timestamp(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            result[name] = value
+        return result
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """Return the query parameters as ``(wire name, value)`` pairs, in field order."""
+        params: list[tuple[str, str]] = []
+        for name in self.set_fields():
+            value, wire = getattr(self, name), self.WIRE[name]
+            if isinstance(value, tuple):
+                params.extend((wire + LIST_SUFFIX, item) for item in value)
+            elif isinstance(value, datetime):
+                params.append((wire, format_timestamp(value)))
+            elif isinstance(value, bool):
+                params.append((wire, "true" if value else "false"))
+            else:
+                params.append((wire, str(value)))
+        return params
+
+
+_F = TypeVar("_F", bound=FilterSet)
+
+
 @dataclass(frozen=True)
-class ConversationFilters:
+class ConversationFilters(FilterSet):
     """Every filter of ``GET /v2/conversations``, validated and normalised at construction.
 
     Timestamps accept aware datetimes or ISO-8601 strings with an offset and are normalised to UTC;
@@ -199,23 +299,7 @@ class ConversationFilters:
     media_type: str | None = None
 
     RANGE_FIELDS: ClassVar[tuple[str, ...]] = ("created_at", "updated_at", "duration")
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                object.__setattr__(self, f.name, self._normalise(f.name, value))
-        for prefix in self.RANGE_FIELDS:
-            # (value, exclusive) of each bound that is set
-            lower = [(getattr(self, f"{prefix}_{op}"), op == "gt") for op in ("gt", "gte")]
-            upper = [(getattr(self, f"{prefix}_{op}"), op == "lt") for op in ("lt", "lte")]
-            for low, low_open in (b for b in lower if b[0] is not None):
-                for high, high_open in (b for b in upper if b[0] is not None):
-                    if low > high or (low == high and (low_open or high_open)):
-                        raise ConversationsFilterError(
-                            f"{prefix}: the range is empty or inverted: the lower bound {low} is not before "
-                            f"the upper bound {high}"
-                        )
+    WIRE: ClassVar[Mapping[str, str]] = WIRE_NAMES
 
     @staticmethod
     def _normalise(name: str, value: Any) -> Any:
@@ -236,66 +320,6 @@ class ConversationFilters:
         if name in ("account_ids", "person_ids"):
             return _id_list(value, name, uuids=False)
         return _nonempty_str(value, name)
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | ConversationFilters | None) -> ConversationFilters:
-        """Build filters from a dict of field names (as an operator's templated ``filters`` is).
-
-        :param mapping: field name -> value; ``None`` values are ignored.
-        """
-        if mapping is None:
-            return cls()
-        if isinstance(mapping, ConversationFilters):
-            return mapping
-        if not isinstance(mapping, Mapping):
-            raise ConversationsFilterError(f"filters: expected a dict of filter names, got {type(mapping).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(str(k) for k in mapping if k not in known)
-        if unknown:
-            raise ConversationsFilterError(
-                f"filters: unknown filter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
-            )
-        return cls(**{k: v for k, v in mapping.items() if v is not None})
-
-    def merged(self, **overrides: Any) -> ConversationFilters:
-        """Return a copy with some fields replaced (and the whole validated again)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(overrides)
-        return type(self)(**values)
-
-    def set_fields(self) -> list[str]:
-        """Names of the fields that are set."""
-        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The set fields as JSON-safe values (timestamps as UTC ISO strings, lists as lists)."""
-        result: dict[str, Any] = {}
-        for name in self.set_fields():
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                value = format_timestamp(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            result[name] = value
-        return result
-
-    def to_params(self) -> list[tuple[str, str]]:
-        """Return the query parameters as ``(wire name, value)`` pairs, in field order."""
-        params: list[tuple[str, str]] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            wire = WIRE_NAMES[f.name]
-            if isinstance(value, tuple):
-                params.extend((wire + LIST_SUFFIX, item) for item in value)
-            elif isinstance(value, datetime):
-                params.append((wire, format_timestamp(value)))
-            elif isinstance(value, bool):
-                params.append((wire, "true" if value else "false"))
-            else:
-                params.append((wire, str(value)))
-        return params
 
 
 def paging_params(

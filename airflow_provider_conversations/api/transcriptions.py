@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow_provider_conversations.api.filters import LANGUAGE_CODES, LIST_SUFFIX
+from airflow_provider_conversations.api.filters import LANGUAGE_CODES, FilterSet
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.timestamps import format_timestamp, parse_timestamp
+from airflow_provider_conversations.timestamps import parse_timestamp
 
 __all__ = [
     "TRANSCRIPTIONS_PATH",
@@ -91,7 +91,7 @@ def artifact_path(transcription_id: Any) -> str:
 
 
 @dataclass(frozen=True)
-class TranscriptionFilters:
+class TranscriptionFilters(FilterSet):
     """Every filter of ``GET /v2/transcriptions``, validated and normalised at construction.
 
     Timestamps accept aware datetimes or ISO-8601 strings with an offset and are normalised to UTC;
@@ -115,56 +115,13 @@ class TranscriptionFilters:
     ids: Sequence[str] | None = None
     language_code: str | None = None
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                object.__setattr__(self, f.name, _normalise(f.name, value))
-        for prefix in TRANSCRIPTION_SORT_BY:
-            lower = [(getattr(self, f"{prefix}_{op}"), op == "gt") for op in ("gt", "gte")]
-            upper = [(getattr(self, f"{prefix}_{op}"), op == "lt") for op in ("lt", "lte")]
-            for low, low_open in (b for b in lower if b[0] is not None):
-                for high, high_open in (b for b in upper if b[0] is not None):
-                    if low > high or (low == high and (low_open or high_open)):
-                        raise ConversationsFilterError(
-                            f"{prefix}: the range is empty or inverted: the lower bound {low} is not before "
-                            f"the upper bound {high}"
-                        )
+    RANGE_FIELDS: ClassVar[tuple[str, ...]] = TRANSCRIPTION_SORT_BY
+    WIRE: ClassVar[Mapping[str, str]] = TRANSCRIPTION_WIRE_NAMES
+    KIND: ClassVar[str] = "transcription "
 
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | TranscriptionFilters | None) -> TranscriptionFilters:
-        """Build filters from a dict of field names (as an operator's templated ``filters`` is).
-
-        :param mapping: field name -> value; ``None`` values are ignored.
-        :raises ConversationsFilterError: on an unknown name (naming the allowed ones) or a bad value.
-        """
-        if mapping is None:
-            return cls()
-        if isinstance(mapping, TranscriptionFilters):
-            return mapping
-        if not isinstance(mapping, Mapping):
-            raise ConversationsFilterError(f"filters: expected a dict of filter names, got {type(mapping).__name__}")
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(str(k) for k in mapping if k not in known)
-        if unknown:
-            raise ConversationsFilterError(
-                f"filters: unknown transcription filter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
-            )
-        return cls(**{k: v for k, v in mapping.items() if v is not None})
-
-    def to_params(self) -> list[tuple[str, str]]:
-        """Return the query parameters as ``(wire name, value)`` pairs, in field order."""
-        params: list[tuple[str, str]] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            wire = TRANSCRIPTION_WIRE_NAMES[f.name]
-            if isinstance(value, tuple):
-                params.extend((wire + LIST_SUFFIX, item) for item in value)
-            elif isinstance(value, datetime):
-                params.append((wire, format_timestamp(value)))
-            elif value is not None:
-                params.append((wire, str(value)))
-        return params
+    @staticmethod
+    def _normalise(name: str, value: Any) -> Any:
+        return _normalise(name, value)
 
 
 def _normalise(name: str, value: Any) -> Any:
