@@ -36,14 +36,7 @@ TRANSCRIPTIONS_PATH = "/v2/transcriptions"
 TRANSCRIPTION_SORT_BY: tuple[str, ...] = ("created_at", "updated_at")
 #: Python field name -> query parameter name of the list's filters.
 TRANSCRIPTION_WIRE_NAMES: dict[str, str] = {
-    "created_at_lt": "created_at[lt]",
-    "created_at_lte": "created_at[lte]",
-    "created_at_gt": "created_at[gt]",
-    "created_at_gte": "created_at[gte]",
-    "updated_at_lt": "updated_at[lt]",
-    "updated_at_lte": "updated_at[lte]",
-    "updated_at_gt": "updated_at[gt]",
-    "updated_at_gte": "updated_at[gte]",
+    **{f"{key}_{op}": f"{key}[{op}]" for key in TRANSCRIPTION_SORT_BY for op in ("lt", "lte", "gt", "gte")},
     "ids": "ids",
     "language_code": "language_code",
 }
