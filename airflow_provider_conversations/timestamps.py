@@ -70,6 +70,15 @@ def parse_timestamp(value: str | datetime, name: str, *, assume_utc: bool = Fals
     )
 
 
+def format_range(start: datetime, end: datetime) -> str:
+    """``[start, end)`` with both bounds as :func:`format_timestamp` writes them (for messages).
+
+    :param start: inclusive bound.
+    :param end: exclusive bound.
+    """
+    return f"[{format_timestamp(start)}, {format_timestamp(end)})"
+
+
 def format_timestamp(dt: datetime) -> str:
     """Format an aware datetime as the API expects: UTC ISO-8601 with microseconds, ``Z`` suffix.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_provider_conversations.api.filters import validate_range
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.timestamps import format_range, format_timestamp
 
 DAY = timedelta(days=1)
 #: The operators' ``window_size`` when none is given: one object set per UTC day (see the operator docs'
@@ -28,6 +28,11 @@ class Window:
 
     start: datetime
     end: datetime
+
+    @property
+    def label(self) -> str:
+        """``[start, end)`` for messages."""
+        return format_range(self.start, self.end)
 
     def as_kwargs(self) -> dict[str, str]:
         """The window as operator arguments (``created_at_gte``/``created_at_lt`` ISO strings)."""

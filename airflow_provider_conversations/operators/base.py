@@ -287,10 +287,9 @@ class BaseConversationsExportOperator(BaseOperator):
         if not result.committed:
             return  # the destination logged why it kept the committed version
         self.log.info(
-            "Window [%s, %s): %d record(s) from %d page(s), %d object(s) %s, %d stale removed, budget left %s, "
+            "Window %s: %d record(s) from %d page(s), %d object(s) %s, %d stale removed, budget left %s, "
             "%.2fs; manifest %s",
-            format_timestamp(window.start),
-            format_timestamp(window.end),
+            window.label,
             result.records,
             result.pages,
             len(result.keys),

@@ -14,7 +14,7 @@ from airflow_provider_conversations.api.filters import ConversationFilters
 from airflow_provider_conversations.lake.windows import Window, contiguous_runs, split_windows, window_of
 from airflow_provider_conversations.operators.base import BaseConversationsExportOperator, Bounds, ExportPlan
 from airflow_provider_conversations.reading.ranges import RANGE_KEYS, check_no_range_filters, record_created_at
-from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.timestamps import format_range
 from airflow_provider_conversations.utils.task_args import is_template, resolve_range
 
 if TYPE_CHECKING:
@@ -62,16 +62,14 @@ class CreatedAtRange(BaseConversationsExportOperator):
         windows = self.planned_windows(bounds)
         if not all(w.is_aligned(self.window_size) for w in windows):
             self.log.warning(
-                "The range [%s, %s) is not aligned to window_size %s: its edge windows are clipped, and another "
+                "The range %s is not aligned to window_size %s: its edge windows are clipped, and another "
                 "run over an overlapping range would write them under other keys.",
-                format_timestamp(start),
-                format_timestamp(end),
+                format_range(start, end),
                 self.window_size,
             )
         self.log.info(
-            "Exporting conversations created in [%s, %s) in %d window(s) of %s",
-            format_timestamp(start),
-            format_timestamp(end),
+            "Exporting conversations created in %s in %d window(s) of %s",
+            format_range(start, end),
             len(windows),
             self.window_size,
         )
@@ -135,10 +133,9 @@ class ChangedWindows(BaseConversationsExportOperator):
     ) -> ExportPlan:
         start, end = bounds["updated_at"]
         self.log.info(
-            "Reading conversations updated in [%s, %s) (%s of lookback before it) to find the created_at windows "
+            "Reading conversations updated in %s (%s of lookback before it) to find the created_at windows "
             "of %s to re-export",
-            format_timestamp(start),
-            format_timestamp(end),
+            format_range(start, end),
             self.lookback,
             self.window_size,
         )

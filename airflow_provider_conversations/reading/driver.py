@@ -18,7 +18,7 @@ from airflow_provider_conversations._malloc import pin_mmap_threshold
 from airflow_provider_conversations.api.wire import Page
 from airflow_provider_conversations.reading.progress import PROGRESS_EVERY_SECONDS, InfoLog, ReadProgress
 from airflow_provider_conversations.reading.walk import PageRequest, RangePage, RangeWalk
-from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.timestamps import format_range
 
 #: Send one request and return its answer: ``fetch(request, stop)``. ``stop`` is set when the read is
 #: over (it failed, or its consumer stopped): give up before the next attempt. ``None`` when the request
@@ -77,7 +77,7 @@ def describe(walk: RangeWalk) -> str:
 
     :param walk: the walk.
     """
-    return f"{walk.endpoint.record}s by {walk.key} in [{format_timestamp(walk.start)}, {format_timestamp(walk.end)})"
+    return f"{walk.endpoint.record}s by {walk.key} in {format_range(walk.start, walk.end)}"
 
 
 def read_walk(

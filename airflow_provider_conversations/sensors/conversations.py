@@ -15,7 +15,7 @@ from airflow_provider_conversations.exceptions import (
     ConversationsConnectionError,
     ConversationsFilterError,
 )
-from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.timestamps import format_range
 from airflow_provider_conversations.triggers.conversations import EVENT_STATUSES, ConversationsTrigger
 from airflow_provider_conversations.utils.task_args import check_filters, is_template, resolve_range
 from airflow_provider_conversations.version_compat import (
@@ -75,7 +75,7 @@ class ConversationsSensor(BaseSensorOperator):
     def _filters(self, context: Context) -> tuple[str, ConversationFilters]:
         """The filters with the range added, and the range as text for logs."""
         start, end = resolve_range(self.created_at_gte, self.created_at_lt, context)
-        label = f"[{format_timestamp(start)}, {format_timestamp(end)})"
+        label = format_range(start, end)
         return label, check_filters(self.filters).merged(created_at_gte=start, created_at_lt=end)
 
     def _hook(self) -> Any:

@@ -58,6 +58,8 @@ def day_of(record: dict[str, Any]) -> str:
 def assert_table_equals_the_api(s3_client, api) -> None:
     """Every committed window holds exactly the API's records of its day, and nothing else is in the table."""
     objects = read_objects(s3_client, BUCKET, f"{TABLE}/")
+    shape = json.loads(objects.pop(f"{TABLE}/_table.json"))  # the table's one shape
+    assert (shape["window_size_seconds"], shape["file_format"], shape["compression"]) == (86400, "jsonl", "gzip")
     manifests = {key: json.loads(body) for key, body in objects.items() if "/_manifest-" in key}
     listed = {part["key"] for manifest in manifests.values() for part in manifest["parts"]}
     assert set(objects) == set(manifests) | listed  # no stale part, no lease, no uncommitted object

@@ -338,10 +338,9 @@ class IcebergDestination:
             if outcome.committed:
                 continue
             log.warning(
-                "Window [%s, %s): kept the committed version, read from %s, after this read began (%s); "
+                "Window %s: kept the committed version, read from %s, after this read began (%s); "
                 "%d record(s) of this read not committed",
-                format_timestamp(item.window.start),
-                format_timestamp(item.window.end),
+                item.window.label,
                 format_timestamp(outcome.kept_read_started) if outcome.kept_read_started else "?",
                 format_timestamp(item.read_started),
                 sum(p.records for p in item.parts),

@@ -24,7 +24,6 @@ from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.lease import s3_error_code
 from airflow_provider_conversations.lake.settings import control_object_args, read_back_args
 from airflow_provider_conversations.lake.windows import Window
-from airflow_provider_conversations.timestamps import format_timestamp
 
 _MANIFEST_RE = re.compile(r"/_manifest-(\d{6})(\d{6})?-(\d{6})(\d{6})?\.json$")
 
@@ -142,8 +141,7 @@ def check_committed_windows(
                         bucket,
                         layout,
                         [f"window_size: table {theirs.end - theirs.start}, task {shape.window_size}"],
-                        f"{key} covers [{format_timestamp(theirs.start)}, {format_timestamp(theirs.end)}), which "
-                        f"overlaps this task's window [{format_timestamp(window.start)}, {format_timestamp(window.end)})",
+                        f"{key} covers {theirs.label}, which overlaps this task's window {window.label}",
                     )
 
 

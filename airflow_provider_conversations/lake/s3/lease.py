@@ -144,7 +144,7 @@ class WindowLease:
         return json.dumps(body, sort_keys=True).encode()
 
     def _name(self) -> str:
-        return f"[{format_timestamp(self.window.start)}, {format_timestamp(self.window.end)})"
+        return self.window.label
 
     def _put(self, **condition: str) -> str:
         return str(

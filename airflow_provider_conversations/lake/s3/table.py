@@ -206,10 +206,8 @@ class S3Table:
         if orphans:
             self.s3.delete_objects(self.bucket, orphans)
         log.warning(
-            "Window [%s, %s): not committed: the committed version was read from %s, after this read began (%s); "
-            "it is kept",
-            format_timestamp(parts.window.start),
-            format_timestamp(parts.window.end),
+            "Window %s: not committed: the committed version was read from %s, after this read began (%s); it is kept",
+            parts.window.label,
             format_timestamp(current.read_started) if current.read_started else "?",
             format_timestamp(parts.read_started),
         )
