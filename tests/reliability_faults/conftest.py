@@ -29,6 +29,7 @@ s3_endpoint = _integration.s3_endpoint
 s3_client = _integration.s3_client
 bucket = _integration.bucket
 read_objects = _integration.read_objects
+comparable = _integration.comparable
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -165,21 +166,31 @@ def read_through_manifests(client: Any, bucket_name: str, prefix: str) -> list[C
 
 
 class CommitChecker:
-    """Checks, after every S3 mutation (called by the proxy under its mutation lock), that each manifest
-    under ``prefix`` lists only parts that exist with the manifest's size and MD5 (from one listing:
-    parts are single-part uploads, so the ETag is the MD5). Violations are collected, not raised, as
-    the check runs in a proxy thread."""
+    """Checks the commit protocol's invariants after every S3 mutation (called by the proxy under its
+    mutation lock, so it sees each intermediate state of the bucket, one mutation at a time):
+
+    * each manifest under ``prefix`` lists only parts that exist with the manifest's size and MD5
+      (from one listing: parts are single-part uploads, so the ETag is the MD5): a version is never
+      visible before all its parts are staged, and a listed part is never deleted or overwritten;
+    * a window once committed stays committed: a manifest seen in one state is in every later one
+      (a rewrite replaces the manifest in place, it never deletes it first).
+
+    Call it once before the run to record the windows committed beforehand. Violations are collected,
+    not raised, as the check runs in a proxy thread."""
 
     def __init__(self, client: Any, bucket_name: str, prefix: str) -> None:
         self.client, self.bucket, self.prefix = client, bucket_name, prefix
         self.checks = 0
         self.committed_seen = 0
         self.violations: list[str] = []
+        self.committed: set[str] = set()  # manifests seen so far: they must never disappear
         self._manifests: dict[tuple[str, str], dict[str, Any]] = {}
 
     def __call__(self, exchange: Exchange | None = None) -> None:
         try:
             listing = list_keys(self.client, self.bucket, f"{self.prefix}/")
+            for key in sorted(self.committed - set(listing)):
+                self.violations.append(f"after {_what(exchange)}: the committed window {key} is gone")
             for key, (etag, _size) in listing.items():
                 if not is_manifest(key):
                     continue
@@ -187,8 +198,10 @@ class CommitChecker:
                 if manifest is None:
                     raw = _body(self.client, self.bucket, key)
                     if raw is None:
+                        self.violations.append(f"after {_what(exchange)}: {key} listed but unreadable")
                         continue
                     manifest = self._manifests[(key, etag)] = json.loads(raw)
+                self.committed.add(key)
                 self.committed_seen += 1
                 for part in manifest["parts"]:
                     found = listing.get(part["key"])

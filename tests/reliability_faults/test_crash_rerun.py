@@ -1,13 +1,16 @@
-"""Crash and rerun: the task process is SIGKILLed at chosen points of a run, then run again.
+"""Crash and rerun: the task process is SIGKILLed at chosen points of its commits, then run again.
 
 The test process hosts the fake API (in-process, latency adjustable), moto (in-process) and the
-faulty S3 proxy; the task runs in a child process (``python -c CHILD``) that talks to S3 through the
-proxy. The proxy holds the request at which the kill must land (the second part's PUT, the
-manifest's PUT, the stale parts' DELETE), so each kill point is exact, not timed. After each kill a
-manifest-following reader must see every window either absent, or complete in its previous or its
-new version, never a manifest listing missing or changed parts (also checked after every single S3
-mutation by :class:`CommitChecker`). Then a rerun in a fresh child must leave exactly the objects
-(keys and bytes) of a clean run of the same task into an empty bucket.
+faulty S3 proxy; the task runs in a child process (forked by a zygote) that talks to S3 through the
+proxy. The proxy holds the request at which the kill must land (a part's PUT while staging, the
+manifest's PUT, the old parts' DeleteObjects POST, the lease's DELETE), so each kill point is exact,
+not timed. After each kill a manifest-following reader must see every window as one whole committed
+version: the previous one or the new one, and absent only where no version was committed before
+(``docs/layout.rst``, "The commit protocol"). :class:`CommitChecker` checks the same after every
+single S3 mutation: no manifest lists a missing or changed part, no committed manifest disappears.
+Then one healthy rerun in a fresh child must leave exactly the objects of a clean run of the same
+task into an empty bucket: the same keys, data objects byte for byte, manifests but for their
+``read_started_at``; so no orphan part and no lease is left.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from tests.reliability_faults.conftest import (
     CommitChecker,
     add_figure,
     aws_conn,
+    comparable,
     expected_windows,
     read_objects,
     read_through_manifests,
@@ -205,12 +209,6 @@ def operator_kwargs(bucket: str, aws_conn_id: str, max_records_per_file: int, **
     }
 
 
-def run_in_process(**kwargs: Any) -> None:
-    ConversationsToS3Operator(task_id="in_process", **kwargs).execute(
-        {"data_interval_start": START, "data_interval_end": END}
-    )
-
-
 _CLEAN: dict[int, dict[str, bytes]] = {}
 
 
@@ -219,7 +217,9 @@ def clean_objects(s3_client: Any, make_bucket: Callable[[str], str], max_records
     (with another ``max_records_per_file``) the previous complete run the crashed rerun writes over."""
     if max_records_per_file not in _CLEAN:
         clean = make_bucket("clean")
-        run_in_process(**operator_kwargs(clean, "aws_default", max_records_per_file))
+        ConversationsToS3Operator(
+            task_id="in_process", **operator_kwargs(clean, "aws_default", max_records_per_file)
+        ).execute({"data_interval_start": START, "data_interval_end": END})
         _CLEAN[max_records_per_file] = read_objects(s3_client, clean)
     return _CLEAN[max_records_per_file]
 
@@ -228,36 +228,94 @@ def manifest_key(token: str) -> str:
     return f"{PREFIX}/date=2025-03-10/_manifest-{token}.json"
 
 
-def part_key(token: str, n: int) -> str:
-    return f"{PREFIX}/date=2025-03-10/part-{token}-{n:05d}.jsonl.gz"
+def lease_key(token: str) -> str:
+    return f"{PREFIX}/date=2025-03-10/_lease-{token}.json"
 
 
+def window_parts(objects: dict[str, bytes], token: str) -> dict[str, bytes]:
+    return {k: v for k, v in objects.items() if f"/part-{token}-" in k}
+
+
+def version(manifest: bytes) -> bytes:
+    """A manifest without its ``read_started_at``: what two reads of the same records share."""
+    return comparable({"/_manifest-x": manifest})["/_manifest-x"]
+
+
+# name: (where the kill lands, a previous complete run in the bucket, the target window after the kill)
 CASES = {
-    # name: where the kill lands (the target window is the second of three)
-    "while-paging": "the second window is being paged (first window republished); previous run over old data",
-    "between-parts": "first part of the target window uploaded, second part's PUT held; empty bucket before",
-    "between-parts-over-old-data": "as between-parts, over a previous complete run with more parts per window",
-    "before-stale-delete": "all new parts uploaded, DELETE of the old run's extra parts held",
-    "before-commit": "all parts uploaded and stale parts deleted, manifest PUT held (dropped after the kill)",
-    "commit-lands-after-kill": "manifest PUT held, then delivered to S3 after the task process died",
+    "while-paging": ("the target window is being read, none of its parts staged yet", True, "previous"),
+    "while-staging": ("first part of the target window staged, the second's PUT held", False, "absent"),
+    "while-staging-over-old-data": ("as while-staging, over a previous run with more parts", True, "previous"),
+    "before-commit": ("every new part staged, the manifest's PUT held (dropped after the kill)", True, "previous"),
+    "commit-lands-after-kill": ("the manifest's PUT held, then delivered after the task died", True, "new"),
+    "before-old-parts-delete": ("manifest written, the DeleteObjects POST of the old parts held", True, "new"),
+    "before-lease-release": ("old parts deleted, the lease's DELETE held (dropped after the kill)", True, "new"),
 }
+HOLDS = {
+    "while-staging": lambda m, p, b: m == "PUT" and f"/part-{TARGET}-00001-" in p,
+    "before-commit": lambda m, p, b: m == "PUT" and f"/_manifest-{TARGET}" in p,
+    "before-old-parts-delete": lambda m, p, b: m == "POST" and f"/part-{TARGET}-".encode() in b,
+    "before-lease-release": lambda m, p, b: m == "DELETE" and f"/_lease-{TARGET}" in p,
+}
+HOLDS["while-staging-over-old-data"] = HOLDS["while-staging"]
+HOLDS["commit-lands-after-kill"] = HOLDS["before-commit"]
+
+
+def window_states(objects: dict[str, bytes], clean: dict[str, bytes], previous: dict[str, bytes]) -> dict[str, str]:
+    """Each window as a manifest-following reader sees it in ``objects`` (already checked whole by
+    :func:`read_through_manifests`): ``absent``, ``previous``, ``new`` or ``unknown``."""
+    states = {}
+    for gte, _lt in expected_windows(START, END, timedelta(hours=1)):
+        token = f"{gte[11:13]}0000-{int(gte[11:13]) + 1:02d}0000"
+        key = manifest_key(token)
+        if key not in objects:
+            states[token] = "absent"
+        elif objects[key] == previous.get(key):
+            states[token] = "previous"
+        elif version(objects[key]) == version(clean[key]):
+            states[token] = "new"
+        else:
+            states[token] = "unknown"
+    return states
+
+
+def check_hold_point(case: str, objects: dict[str, bytes], clean: dict[str, bytes], previous: dict[str, bytes]) -> None:
+    """What S3 holds for the target window while the request the kill aims at is held."""
+    new_parts, old_parts = window_parts(clean, TARGET), window_parts(previous, TARGET)
+    staged = window_parts(objects, TARGET)
+    if case.startswith("while-staging"):
+        # staged under the content-derived key a clean run writes; the committed version untouched
+        first = min(new_parts)
+        assert {k: v for k, v in staged.items() if k not in old_parts} == {first: new_parts[first]}
+    else:
+        assert all(staged.get(k) == v for k, v in new_parts.items())  # every new part is staged
+    if case in ("while-staging-over-old-data", "before-commit", "commit-lands-after-kill", "before-old-parts-delete"):
+        assert all(staged.get(k) == v for k, v in old_parts.items())  # the old version's parts are still there
+    if case.startswith("while-staging") or case in ("before-commit", "commit-lands-after-kill"):
+        assert objects.get(manifest_key(TARGET)) == previous.get(manifest_key(TARGET))  # not committed yet
+    else:
+        assert version(objects[manifest_key(TARGET)]) == version(clean[manifest_key(TARGET)])
+    if case == "before-lease-release":
+        assert staged == new_parts  # the old parts are deleted, only the lease is left
+    assert (lease_key(TARGET) in objects) is not case.startswith("while-staging")  # a commit runs under the lease
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_sigkill_then_rerun_converges(case, api, zygote, set_conn, s3_client, bucket, make_bucket, s3_proxy_factory):
+    kill_point, previous_run, expected_target = CASES[case]
     api.latency = 0.0
     set_conn(api.url, TOKEN)
-    previous_run = case not in ("between-parts",)
     clean = clean_objects(s3_client, make_bucket, NEW_FILE)
     if previous_run:  # the objects of a complete earlier run, copied in (the same bytes as running it)
         for key, body in clean_objects(s3_client, make_bucket, OLD_FILE).items():
             s3_client.put_object(Bucket=bucket, Key=key, Body=body)
     previous = read_objects(s3_client, bucket)
-    old_parts = [k for k in previous if f"part-{TARGET}-" in k]
-    new_parts = [k for k in clean if f"part-{TARGET}-" in k]
-    assert not previous_run or len(old_parts) > len(new_parts) >= 2  # the plan needs stale parts and 2+ new parts
+    new_parts, old_parts = window_parts(clean, TARGET), window_parts(previous, TARGET)
+    assert len(new_parts) >= 2 and not set(new_parts) & set(old_parts)  # the plan needs 2+ parts, new keys
+    assert not previous_run or len(old_parts) > len(new_parts)  # and old parts the new version drops
 
     checker = CommitChecker(s3_client, bucket, PREFIX)
+    checker()  # the windows committed before the run must stay committed
     proxy = s3_proxy_factory(after_mutation=checker)
     config = {
         "env": {
@@ -274,92 +332,71 @@ def test_sigkill_then_rerun_converges(case, api, zygote, set_conn, s3_client, bu
 
     hold = None
     if case == "while-paging":
-        # One request at a time, each answer 250 ms late: the kill lands while the read is in the second
-        # window (its records span 3 pages of 20, so its publishing is >= 500 ms away).
+        # One request at a time, each answer 250 ms late: the kill lands while the read is in the target
+        # window (59 records on 3+ pages of 20; its parts are staged once the read has passed its end).
         api.latency = 0.25
         config["operator"]["max_concurrency"] = 1
         killed = zygote.start(f"{case}-killed", config)
         wait_for(lambda: seen("PUT", "_manifest-060000-070000.json"), "the first window's commit")
         requests = api.stats.requests
-        wait_for(lambda: api.stats.requests > requests, "the second window's first request")
-    elif case in ("between-parts", "between-parts-over-old-data"):
-        hold = proxy.hold(lambda m, p, b: m == "PUT" and f"part-{TARGET}-00001" in p)
+        wait_for(lambda: api.stats.requests > requests, "the target window's next request")
+    else:
+        hold = proxy.hold(HOLDS[case])
         killed = zygote.start(f"{case}-killed", config)
-        wait_for(hold.arrived.is_set, "the second part's PUT")
-        assert part_key(TARGET, 0) in snapshot(s3_client, bucket, PREFIX)
-    elif case == "before-stale-delete":
-        hold = proxy.hold(lambda m, p, b: m == "POST" and f"part-{TARGET}-".encode() in b)
-        killed = zygote.start(f"{case}-killed", config)
-        wait_for(hold.arrived.is_set, "the DELETE of stale parts")
-        objects = snapshot(s3_client, bucket, PREFIX)
-        assert all(objects.get(k) == clean[k] for k in new_parts)  # every new part is up ...
-        assert set(old_parts) <= set(objects)  # ... next to the old run's extra parts
-    else:  # before-commit, commit-lands-after-kill
-        hold = proxy.hold(lambda m, p, b: m == "PUT" and f"_manifest-{TARGET}" in p)
-        killed = zygote.start(f"{case}-killed", config)
-        wait_for(hold.arrived.is_set, "the manifest's PUT")
-        objects = snapshot(s3_client, bucket, PREFIX)
-        target_parts = sorted(k for k in objects if f"part-{TARGET}-" in k)
-        assert target_parts == sorted(new_parts) and all(objects[k] == clean[k] for k in new_parts)
-        assert manifest_key(TARGET) not in objects
+        wait_for(hold.arrived.is_set, f"the held request ({kill_point})")
+        check_hold_point(case, snapshot(s3_client, bucket, PREFIX), clean, previous)
 
     killed.kill()
-    if case == "while-paging":  # the kill did land before any write of the second window
+    if case == "while-paging":  # the kill did land before any write of the target window
         writes = [ex for ex in proxy.log if ex.method in ("PUT", "POST", "DELETE")]
         assert not any(TARGET in ex.path or TARGET.encode() in ex.body for ex in writes)
     if hold is not None:
         hold.release(forward=case == "commit-lands-after-kill")
     proxy.wait_idle()
+    checker()
     after_kill = read_objects(s3_client, bucket)
 
-    # What a manifest-following reader sees now: each window absent, or one whole committed version.
-    committed = {w.manifest_key: w for w in read_through_manifests(s3_client, bucket, PREFIX)}
-    states = {}
-    for gte, _lt in expected_windows(START, END, timedelta(hours=1)):
-        token = f"{gte[11:13]}0000-{int(gte[11:13]) + 1:02d}0000"
-        key = manifest_key(token)
-        if key not in committed:
-            states[token] = "absent"
-        elif committed[key].manifest_bytes == clean[key]:
-            states[token] = "new"
-        elif committed[key].manifest_bytes == previous.get(key):
-            states[token] = "previous"
-        else:
-            states[token] = "unknown"
-    expected_target = {
-        "while-paging": "previous",
-        "commit-lands-after-kill": "new",
-    }.get(case, "absent")
-    glob_rows = sum(
-        len(gzip.decompress(body).splitlines()) for key, body in after_kill.items() if f"part-{TARGET}-" in key
-    )
+    # What a manifest-following reader sees now: each window one whole committed version.
+    committed = {w.manifest_key for w in read_through_manifests(s3_client, bucket, PREFIX)}
+    assert committed == {k for k in after_kill if "/_manifest-" in k}
+    states = window_states(after_kill, clean, previous)
+    glob_rows = sum(len(gzip.decompress(body).splitlines()) for body in window_parts(after_kill, TARGET).values())
     expected_rows = json.loads(clean[manifest_key(TARGET)])["record_count"]
 
     api.latency = 0.0
     rerun = zygote.start(f"{case}-rerun", config)
     rerun.finish()
+    checker()
     final = read_objects(s3_client, bucket)
     add_figure(
         "crash_cases",
         {
             "case": case,
-            "kill_point": CASES[case],
+            "kill_point": kill_point,
             "target_window_after_kill": states[TARGET],
             "windows_after_kill": states,
             "target_rows_a_glob_reader_would_see": f"{glob_rows} (complete: {expected_rows})",
             "s3_states_checked": checker.checks,
             "violations": len(checker.violations),
-            "rerun_equals_clean_run": final == clean,
+            "rerun_equals_clean_run": comparable(final) == comparable(clean),
             "objects": len(clean),
         },
     )
     assert checker.violations == []
-    assert "unknown" not in states.values(), states
     assert states[TARGET] == expected_target, states
+    for token, state in states.items():  # never absent where a version was committed before
+        assert state in (("previous", "new") if manifest_key(token) in previous else ("absent", "new")), states
     if case == "while-paging":
-        # The first window was republished; nothing else was touched: paging writes nothing to S3.
+        # The first window was committed again; nothing else was touched: the read alone writes nothing.
         assert states["060000-070000"] == "new"
         untouched = {k: v for k, v in previous.items() if "060000-070000" not in k}
         assert {k: v for k, v in after_kill.items() if "060000-070000" not in k} == untouched
-    assert sorted(final) == sorted(clean)
-    assert final == clean  # keys and bytes: exactly the objects of a clean run
+    if case in ("commit-lands-after-kill", "before-old-parts-delete"):
+        assert lease_key(TARGET) in after_kill and set(old_parts) <= set(after_kill)  # left for the rerun
+    assert sorted(final) == sorted(clean)  # no orphan part, no lease
+    assert comparable(final) == comparable(clean)  # data objects and the table's marker byte for byte
+    for key in final:
+        if "/_manifest-" in key:  # the rerun committed every window again, from its own read
+            assert json.loads(final[key])["read_started_at"] > json.loads(after_kill.get(key, b"{}")).get(
+                "read_started_at", ""
+            )

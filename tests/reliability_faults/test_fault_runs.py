@@ -31,6 +31,7 @@ from tests.reliability_faults.conftest import (
     add_figure,
     aws_conn,
     compact,
+    comparable,
     expected_windows,
     read_objects,
     read_through_manifests,
@@ -258,21 +259,29 @@ def test_deleted_records_inside_a_tie_larger_than_a_page_do_not_hide_survivors(
 # -- S3 failures ---------------------------------------------------------------------------------------
 
 S3_CASES = [
-    # (seed, share of requests failed, boto3 attempts per request, failure kinds, methods that may fail)
-    pytest.param(11, 0.8, 1, ("500", "503", "drop", "drop_after"), {"PUT"}, id="most-puts-fail-no-boto-retry"),
-    pytest.param(12, 0.5, 1, ("drop_after",), {"PUT"}, id="answers-lost-after-s3-applied-the-put"),
-    pytest.param(13, 0.2, 3, ("500", "503", "drop", "drop_after"), {"PUT"}, id="some-puts-fail-boto-retries"),
-    pytest.param(14, 0.3, 1, ("500", "503", "drop_after"), {"PUT", "POST"}, id="puts-and-deletes-fail"),
+    # (seed, share of requests failed, boto3 attempts per request, failure kinds, methods that may fail,
+    #  a previous version of every window in the bucket)
+    pytest.param(11, 0.8, 1, ("500", "503", "drop", "drop_after"), {"PUT"}, False, id="most-puts-fail-no-boto-retry"),
+    pytest.param(12, 0.5, 1, ("drop_after",), {"PUT"}, True, id="answers-lost-after-s3-applied-the-put"),
+    pytest.param(13, 0.2, 3, ("500", "503", "drop", "drop_after"), {"PUT"}, True, id="some-puts-fail-boto-retries"),
+    pytest.param(
+        14, 0.15, 1, ("500", "503", "drop_after"), {"PUT", "POST", "DELETE"}, True, id="puts-and-deletes-fail"
+    ),
+    # every commit over the previous version lands, then its DeleteObjects of the old parts and its lease's
+    # release fail (a failed release is only a warning; the lease is left for the rerun to take over)
+    pytest.param(
+        15, 1.0, 1, ("500", "503", "drop_after"), {"POST", "DELETE"}, True, id="old-parts-deletes-and-releases-fail"
+    ),
 ]
 
 
-_CLEAN_S3_RUN: dict[str, bytes] = {}
+_CLEAN_S3_RUNS: dict[int, dict[str, bytes]] = {}
 
 
-@pytest.mark.parametrize(("seed", "share", "boto_attempts", "kinds", "methods"), S3_CASES)
+@pytest.mark.parametrize(("seed", "share", "boto_attempts", "kinds", "methods", "over_old_data"), S3_CASES)
 def test_s3_failures_fail_cleanly_and_a_rerun_converges(
-    seed, share, boto_attempts, kinds, methods, conversations_api_factory, set_conn, s3_client, bucket, make_bucket,
-    s3_proxy_factory, monkeypatch,
+    seed, share, boto_attempts, kinds, methods, over_old_data, conversations_api_factory, set_conn, s3_client,
+    bucket, make_bucket, s3_proxy_factory, monkeypatch,
 ):  # fmt: skip
     records = generate_conversations(1500, seed=11, start=DATA_DAY, end=DATA_DAY + timedelta(days=1))
     api = conversations_api_factory(records, token=TOKEN, seed=11)  # the same data in every case
@@ -288,13 +297,33 @@ def test_s3_failures_fail_cleanly_and_a_rerun_converges(
     kwargs = {
         "s3_prefix": prefix,
         "window_size": timedelta(hours=1),
-        "max_records_per_file": 25,
         "compression": "gzip",
         "created_at_gte": start,
         "created_at_lt": end,
     }
     context: dict[str, Any] = {}
+
+    def clean_run(max_records_per_file: int) -> dict[str, bytes]:
+        """An uninterrupted run into an empty bucket, straight to moto (once per module)."""
+        if max_records_per_file not in _CLEAN_S3_RUNS:
+            clean = make_bucket()
+            ConversationsToS3Operator(
+                task_id="clean",
+                s3_bucket=clean,
+                aws_conn_id="aws_default",
+                max_records_per_file=max_records_per_file,
+                **kwargs,
+            ).execute(context)
+            _CLEAN_S3_RUNS[max_records_per_file] = read_objects(s3_client, clean)
+        return _CLEAN_S3_RUNS[max_records_per_file]
+
+    want, old = comparable(clean_run(25)), comparable(clean_run(10)) if over_old_data else {}
+    if over_old_data:  # a previous version of each window, in more and other parts
+        for key, body in clean_run(10).items():
+            s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    kwargs["max_records_per_file"] = 25
     outcomes = []
+    checker()
     # One task instance tried three times, as Airflow retries it: the same task (and so the same owner of the
     # windows' leases, which a try whose lease DELETE failed leaves behind).
     for _attempt in range(2):  # two tries while S3 is faulty
@@ -306,17 +335,13 @@ def test_s3_failures_fail_cleanly_and_a_rerun_converges(
         except Exception as err:
             outcomes.append(type(err).__name__)
         checker()
-        read_through_manifests(s3_client, bucket, prefix)  # whatever is committed is whole
+        for window in read_through_manifests(s3_client, bucket, prefix):  # whatever is committed is whole ...
+            version = comparable({window.manifest_key: window.manifest_bytes})[window.manifest_key]
+            assert version in (want[window.manifest_key], old.get(window.manifest_key)), window.manifest_key
     injected = {f"{m} {k}": v for m in sorted(methods) for k, v in proxy.outcomes(m).items() if k != "forwarded"}
     proxy.failure_rate = 0.0  # S3 healthy again: the rerun (Airflow's retry) must converge
     ConversationsToS3Operator(task_id="flaky", s3_bucket=bucket, aws_conn_id="aws_flaky", **kwargs).execute(context)
-    if not _CLEAN_S3_RUN:  # an uninterrupted run into an empty bucket, straight to moto (once per module)
-        clean = make_bucket()
-        ConversationsToS3Operator(task_id="clean", s3_bucket=clean, aws_conn_id="aws_default", **kwargs).execute(
-            context
-        )
-        _CLEAN_S3_RUN.update(read_objects(s3_client, clean))
-    got, want = read_objects(s3_client, bucket), _CLEAN_S3_RUN
+    got = comparable(read_objects(s3_client, bucket))
     add_figure(
         "s3_failures",
         {
@@ -333,7 +358,10 @@ def test_s3_failures_fail_cleanly_and_a_rerun_converges(
     )
     assert checker.violations == []
     assert sum(injected.values()) > 0
-    assert sorted(got) == sorted(want) and got == want
+    if share == 1.0:  # every request of these methods failed: each method was hit
+        assert all(any(k.startswith(f"{m} ") for k in injected) for m in methods), injected
+    assert sorted(got) == sorted(want)  # no orphan part, no lease left
+    assert got == want  # data objects byte for byte, manifests but for read_started_at
     windows = read_through_manifests(s3_client, bucket, prefix)
     ids = [r["id"] for w in windows for r in w.records()]
     assert len(ids) == len(set(ids)) and set(ids) == api.ids_in_range(start, end)
