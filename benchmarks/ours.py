@@ -30,7 +30,7 @@ def prepare(spec: Spec, endpoints: Endpoints) -> Callable[[], dict[str, Any]]:
     if opts.get("publish_inline"):
         import functools
 
-        import airflow_provider_conversations.operators.conversations_to_s3 as module
+        import airflow_provider_conversations.operators.base as module
         from airflow_provider_conversations.lake.export import export_range
 
         module.export_range = functools.partial(export_range, publish_concurrency=0)  # type: ignore[assignment]
