@@ -100,19 +100,26 @@ class IcebergTableDestination(BaseConversationsExportOperator):
         add_table_event_extra(context, self.outlets, iceberg.table.location().rstrip("/"), extra)
 
     def destination_lineage(self, records: int | None, size: int | None) -> OperatorLineage | None:
-        from urllib.parse import urlsplit
-
         from airflow_provider_conversations.hooks.conversations import ConversationsHook
-        from airflow_provider_conversations.utils.lineage import operator_lineage
+        from airflow_provider_conversations.lake.iceberg.catalog import catalog_kind, lineage_properties
+        from airflow_provider_conversations.lake.iceberg.table import lineage_columns
+        from airflow_provider_conversations.utils.lineage import IcebergTableRef, iceberg_lineage
 
-        if self._destination is None or self._destination._table is None:
+        destination = self._destination
+        if destination is None or destination._table is None:
             return None  # the table's location is known once the catalog was reached
-        location = urlsplit(self._destination.table.location())
-        return operator_lineage(
+        table = IcebergTableRef(
+            location=destination.table.location(),
+            identifier=destination.identifier,
+            catalog_name=destination.catalog.name,
+            catalog_type=catalog_kind(destination.catalog),
+            properties=lineage_properties(destination.catalog, destination.namespace, destination.name),
+            snapshot_id=destination.snapshot_id if records is not None else None,
+        )
+        return iceberg_lineage(
             api_base_url=ConversationsHook(self.conversations_conn_id).settings.base_url,
-            bucket=location.netloc,
-            prefix=location.path,
-            file_format="parquet",
+            table=table,
+            columns=lineage_columns(),
             records=records,
             size=size,
         )

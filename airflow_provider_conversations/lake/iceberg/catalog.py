@@ -8,6 +8,7 @@ its host becomes ``uri`` and, for a REST catalog, login and password the OAuth `
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Catalog types pyiceberg builds (the connection extra's ``type``; ``rest`` when absent).
 CATALOG_TYPES: tuple[str, ...] = ("rest", "glue", "sql", "hive", "dynamodb", "bigquery", "in-memory")
+
+log = logging.getLogger(__name__)
 
 #: What the ``[iceberg]`` extra installs, named in the error when it is missing.
 INSTALL_HINT = "pip install 'airflow-provider-conversations[iceberg]'"
@@ -127,3 +130,37 @@ def _safe(err: Exception, conn: Any) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _USERINFO.sub(r"\1***@", text)[:300]
+
+
+#: The catalog properties that name a catalog in lineage (see :func:`lineage_properties`).
+LINEAGE_PROPERTIES: tuple[str, ...] = ("uri", "warehouse", "glue.id", "glue.region", "client.region")
+
+
+def catalog_kind(catalog: Catalog) -> str:
+    """The catalog's ``type`` (``custom`` for a ``py-catalog-impl``)."""
+    return catalog_type(dict(catalog.properties))
+
+
+def lineage_properties(catalog: Catalog, namespace: str, name: str) -> dict[str, str]:
+    """The catalog properties lineage names the table's catalog by: :data:`LINEAGE_PROPERTIES` that are set.
+
+    A Glue catalog also gets its region from its client and, when the extra has no ``glue.id``, its account
+    from the table's ``CatalogId`` (one ``GetTable``; left out when that call fails).
+
+    :param catalog: the table's catalog.
+    :param namespace: the table's namespace (the Glue database).
+    :param name: the table's name.
+    """
+    found = {key: str(catalog.properties[key]) for key in LINEAGE_PROPERTIES if catalog.properties.get(key)}
+    glue = getattr(catalog, "glue", None)
+    if catalog_kind(catalog) != "glue" or glue is None:
+        return found
+    region = getattr(getattr(glue, "meta", None), "region_name", None)
+    if region and "glue.region" not in found:
+        found["glue.region"] = str(region)
+    if "glue.id" not in found:
+        try:
+            found["glue.id"] = str(glue.get_table(DatabaseName=namespace, Name=name)["Table"]["CatalogId"])
+        except Exception as err:  # lineage is best effort: the symlink is left out
+            log.info("Glue table %s.%s: no CatalogId for the lineage (%s)", namespace, name, type(err).__name__)
+    return found

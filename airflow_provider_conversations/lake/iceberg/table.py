@@ -181,7 +181,19 @@ def _extend(table: Table, missing: list[str]) -> None:
         tx.set_properties({NAME_MAPPING: tx.table_metadata.schema().name_mapping.model_dump_json()})
 
 
-def table_summary_schema() -> list[dict[str, Any]]:
-    """The table's columns as ``{"name", "type", "description"}`` dicts (for the lineage's schema facet)."""
-    schema = iceberg_schema()
-    return [{"name": f.name, "type": str(f.field_type), "description": f.doc or ""} for f in schema.fields]
+def lineage_columns() -> list[dict[str, Any]]:
+    """The table's columns for the lineage's schema facet: ``{"name", "type", "description"}`` dicts.
+
+    Types are Iceberg's names (``string``, ``long``, ``boolean``, ``timestamptz``); a struct column is
+    ``struct`` with its own columns under ``fields``.
+    """
+    from pyiceberg.types import NestedField, StructType
+
+    def describe(f: NestedField) -> dict[str, Any]:
+        column: dict[str, Any] = {"name": f.name, "type": str(f.field_type), "description": f.doc or ""}
+        if isinstance(f.field_type, StructType):
+            column["type"] = "struct"
+            column["fields"] = [describe(child) for child in f.field_type.fields]
+        return column
+
+    return [describe(f) for f in iceberg_schema().fields]

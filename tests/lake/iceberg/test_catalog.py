@@ -93,3 +93,21 @@ def test_unreachable_sql_catalog_hides_the_uri_password(monkeypatch):
 
 def test_the_embedded_catalog_is_reached(catalog):
     assert catalog.list_namespaces() == []
+
+
+def test_a_glue_catalog_is_named_by_its_region_and_the_table_s_catalog_id():
+    import boto3
+    from moto import mock_aws
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    from airflow_provider_conversations.lake.iceberg.catalog import lineage_properties
+
+    with mock_aws():
+        glue = boto3.client("glue", region_name="eu-west-1", aws_access_key_id="t", aws_secret_access_key="t")
+        glue.create_database(DatabaseInput={"Name": "crm"})
+        glue.create_table(DatabaseName="crm", TableInput={"Name": "conversations"})
+        catalog = GlueCatalog("iceberg_default", client=glue, type="glue", warehouse="s3://lake/wh")
+        found = lineage_properties(catalog, "crm", "conversations")
+        missing = lineage_properties(catalog, "crm", "absent")
+    assert found == {"warehouse": "s3://lake/wh", "glue.region": "eu-west-1", "glue.id": "123456789012"}
+    assert "glue.id" not in missing and missing["glue.region"] == "eu-west-1"
