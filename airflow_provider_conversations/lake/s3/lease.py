@@ -46,6 +46,8 @@ LEASE_SECONDS = 60.0
 WAIT_SECONDS = 10 * 60.0
 #: How often a waiting writer asks again.
 POLL_SECONDS = 2.0
+#: How long a release waits for a renewal in flight (its new ETag is then the one to delete).
+RELEASE_JOIN_SECONDS = 5.0
 #: How often a waiting writer logs who holds the window.
 WAIT_LOG_SECONDS = 30.0
 
@@ -226,14 +228,19 @@ class WindowLease:
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
             with self._lock:
-                if self.etag is None:
+                etag = self.etag
+            if etag is None:
+                return
+            try:  # the request goes out without the lock: a slow answer never holds up check() or release()
+                renewed = self._put(IfMatch=etag)
+            except Exception as err:  # check() reports a lost lease; a transient error is retried next round
+                if s3_error_code(err) in (*_TAKEN, *_GONE):
+                    log.warning("Lost the lease s3://%s/%s: another task took it over", self.bucket, self.key)
                     return
-                try:
-                    self.etag = self._put(IfMatch=self.etag)
-                except Exception as err:  # check() reports a lost lease; a transient error is retried next round
-                    if s3_error_code(err) in (*_TAKEN, *_GONE):
-                        log.warning("Lost the lease s3://%s/%s: another task took it over", self.bucket, self.key)
-                        return
+                continue
+            with self._lock:
+                if self.etag == etag:  # not released meanwhile
+                    self.etag = renewed
 
     def check(self) -> None:
         """Check that the lease is still ours (just before the manifest is written).
@@ -258,7 +265,7 @@ class WindowLease:
         """Stop renewing and delete the lease if it is still ours. Never raises: a failure is a warning."""
         self._stop.set()
         if self._renewer is not None:
-            self._renewer.join()
+            self._renewer.join(RELEASE_JOIN_SECONDS)  # a renewal stuck in a slow request is not waited for
             self._renewer = None
         with self._lock:
             etag, self.etag = self.etag, None
