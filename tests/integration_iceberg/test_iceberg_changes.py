@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsFilterError
-from airflow_provider_conversations.lake.iceberg.sink import committed_reads
+from airflow_provider_conversations.lake.iceberg.reads import committed_reads
 from airflow_provider_conversations.lake.parquet import to_row
 from airflow_provider_conversations.lake.windows import Window, split_windows, window_of
 from airflow_provider_conversations.operators.conversations_changes_to_iceberg import (

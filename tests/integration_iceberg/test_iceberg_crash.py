@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from airflow_provider_conversations.lake.iceberg.sink import committed_reads
+from airflow_provider_conversations.lake.iceberg.reads import committed_reads
 from airflow_provider_conversations.lake.parquet import to_row
 from airflow_provider_conversations.lake.windows import window_of
 from airflow_provider_conversations.operators.conversations_to_iceberg import ConversationsToIcebergOperator

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_conversations.lake.iceberg.sink import (
+from airflow_provider_conversations.lake.iceberg.reads import (
     GroupItem,
     WindowOutcome,
     committed_reads,

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from airflow_provider_conversations.lake.destination import WindowParts
-from airflow_provider_conversations.lake.iceberg.sink import CommitResult, IcebergDestination
+from airflow_provider_conversations.lake.iceberg.reads import CommitResult
+from airflow_provider_conversations.lake.iceberg.sink import IcebergDestination
 from airflow_provider_conversations.lake.parquet import ParquetPartWriter
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.reading.ranges import record_created_at

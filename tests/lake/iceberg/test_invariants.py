@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
-from airflow_provider_conversations.lake.iceberg.sink import IcebergDestination, committed_reads
+from airflow_provider_conversations.lake.iceberg.reads import committed_reads
+from airflow_provider_conversations.lake.iceberg.sink import IcebergDestination
 from airflow_provider_conversations.lake.parquet import to_row
 from airflow_provider_conversations.lake.windows import Window, split_windows, window_of
 from airflow_provider_conversations.reading.ranges import record_created_at

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_conversations.hooks.conversations import ConversationsHook
-from airflow_provider_conversations.lake.iceberg.sink import READ_STARTED, IcebergDestination, committed_reads
+from airflow_provider_conversations.lake.iceberg.reads import READ_STARTED, committed_reads
+from airflow_provider_conversations.lake.iceberg.sink import IcebergDestination
 from airflow_provider_conversations.lake.windows import Window, split_windows
 from airflow_provider_conversations.testing import generate_conversations
 from tests.conftest import TOKEN
