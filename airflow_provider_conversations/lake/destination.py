@@ -31,6 +31,8 @@ class Outcome(str, Enum):
     COMMITTED = "committed"
     #: The committed version came from a read that began later than this one: it was kept.
     SKIPPED_OLDER_READ = "skipped_older_read"
+    #: An earlier try of the same task committed the window, and it is unchanged since: not read again.
+    RESUMED = "resumed"
 
 
 @dataclass
@@ -93,8 +95,8 @@ class WindowResult:
 
     @property
     def committed(self) -> bool:
-        """Whether this read's version of the window is now the table's."""
-        return self.outcome is Outcome.COMMITTED
+        """Whether this task's version of the window (read by this try, or resumed) is now the table's."""
+        return self.outcome is not Outcome.SKIPPED_OLDER_READ
 
     def summary(self) -> dict[str, Any]:
         """A small JSON-safe dict: bounds, counts, keys and outcome, never records."""
@@ -106,7 +108,7 @@ class WindowResult:
             "keys": self.keys,
             "manifest": self.manifest_key,
         }
-        if not self.committed:
+        if self.outcome is not Outcome.COMMITTED:
             out["outcome"] = self.outcome.value
         return out
 
@@ -150,6 +152,13 @@ class Destination(Protocol):
 
         :param ids: conversation ids.
         :param window_size: the table's window size.
+        """
+
+    def committed_reads(self, windows: list[Window]) -> dict[Window, datetime]:
+        """When the read of each window's committed version began (resume on retry compares it with its
+        record); windows without a committed version are left out.
+
+        :param windows: the windows to look up.
         """
 
     def finish(self) -> None:

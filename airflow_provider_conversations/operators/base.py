@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_conversations.api.filters import MAX_PER_PAGE, ConversationFilters
 from airflow_provider_conversations.checks import check_int, check_positive
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsAuthError
-from airflow_provider_conversations.lake.destination import Destination, WindowResult
+from airflow_provider_conversations.lake.destination import Destination, Outcome, WindowResult
 from airflow_provider_conversations.lake.export import RangeExport
 from airflow_provider_conversations.lake.formats import require_pyarrow
 from airflow_provider_conversations.lake.settings import check_tmp_dir, redacting
 from airflow_provider_conversations.lake.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size
 from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.utils.resume import WindowResume, table_shape
 from airflow_provider_conversations.utils.task_args import check_filters, is_template
 from airflow_provider_conversations.version_compat import BaseOperator, mask_secret
 
@@ -80,6 +81,8 @@ class BaseConversationsExportOperator(BaseOperator):
     :param max_concurrency: API requests in flight at once within the task (default the connection's).
     :param tmp_dir: directory for the local part files of the windows being read (default the
         system's temp dir).
+    :param resume_on_retry: on Airflow 3.3 and later, let a retry skip the windows an earlier try of
+        the task committed, unless they changed since (:mod:`~airflow_provider_conversations.utils.resume`).
     """
 
     template_fields_renderers = {"filters": "json"}
@@ -98,6 +101,7 @@ class BaseConversationsExportOperator(BaseOperator):
         max_records_per_file: int = 100_000,
         max_concurrency: int | None = None,
         tmp_dir: str | None = None,
+        resume_on_retry: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -108,6 +112,7 @@ class BaseConversationsExportOperator(BaseOperator):
         self.max_records_per_file = check_positive(max_records_per_file, "max_records_per_file")
         self.max_concurrency = None if max_concurrency is None else check_positive(max_concurrency, "max_concurrency")
         self.tmp_dir = tmp_dir
+        self.resume_on_retry = bool(resume_on_retry)
         if not is_template(filters):
             self.check_filters(filters)
 
@@ -195,25 +200,34 @@ class BaseConversationsExportOperator(BaseOperator):
         destination.check(self.planned_windows(bounds))
         with failing_fast_on_auth_errors():
             plan = self.windows_to_export(hook, filters, bounds, destination)
+            resume = self._resume(context, destination, filters)
+            runs, results = resume.skip_committed(plan.runs, destination) if resume else (plan.runs, [])
             before = hook.stats.cost
-            results: list[WindowResult] = []
-            for run in plan.runs:
-                results += self._export(hook, destination, filters, run, staging)
+            for run in runs:
+                results += self._export(hook, destination, filters, run, staging, resume)
             destination.finish()
+        results.sort(key=lambda r: r.window.start)
         export_cost = hook.stats.cost - before
         skipped = sum(1 for r in results if not r.committed)
+        resumed = sum(1 for r in results if r.outcome is Outcome.RESUMED)
         total = sum(r.records for r in results if r.committed)
         self._written = (total, sum(r.size for r in results if r.committed))
         event: dict[str, Any] = {"records": total, "windows": sum(1 for r in results if r.committed)}
         event["manifests"] = [r.manifest_key for r in results if r.committed and r.manifest_key]
         for name, (gte, lt) in plan.ranges.items():
             event[f"{name}_gte"], event[f"{name}_lt"] = format_timestamp(gte), format_timestamp(lt)
+        if context.get("partition_key"):
+            event["partition_key"] = str(context["partition_key"])
         self.publish_event(context, destination, event)
+        if resume:
+            resume.forget(results)
         self.log.info(
-            "Done: %d record(s) in %d window(s) committed, %d kept (a later read was committed first); up to %d "
-            "request(s) at a time; %d request(s), %d retries, %d throttled, rate-limit cost %d (windows %d)",
+            "Done: %d record(s) in %d window(s) committed (%d resumed from an earlier try), %d kept (a later read "
+            "was committed first); up to %d request(s) at a time; %d request(s), %d retries, %d throttled, "
+            "rate-limit cost %d (windows %d)",
             total,
             len(results) - skipped,
+            resumed,
             skipped,
             self.concurrency(hook),
             hook.stats.requests,
@@ -231,6 +245,7 @@ class BaseConversationsExportOperator(BaseOperator):
             out["export"] = {"requests": hook.stats.requests - plan.report["scan"]["requests"], "cost": export_cost}
             out["lookback"]["pages"] = sum(r.pages for r in results if r.window in plan.lookback_windows)
         out["skipped_older_read"] = skipped
+        out["resumed"] = resumed
         out["windows"] = [r.summary() for r in results]
         return out
 
@@ -247,6 +262,19 @@ class BaseConversationsExportOperator(BaseOperator):
         hook.settings  # noqa: B018 (checks the connection before any I/O)
         return hook
 
+    def _resume(self, context: Context, destination: Destination, filters: ConversationFilters) -> WindowResume | None:
+        """The task's resume records (Airflow 3.3's task state store), or ``None`` (off, or no store)."""
+        if not self.resume_on_retry:
+            return None
+        shape = table_shape(
+            self.destination_report(destination),
+            window_size=self.window_size.total_seconds(),
+            file_format=destination.file_format,
+            compression=destination.compression,
+            filters=filters.as_dict(),
+        )
+        return WindowResume.from_context(context, shape)
+
     def concurrency(self, hook: ConversationsHook) -> int:
         """Requests in flight at once: ``max_concurrency``, else the connection's."""
         return self.max_concurrency or hook.settings.max_concurrency
@@ -258,10 +286,17 @@ class BaseConversationsExportOperator(BaseOperator):
         filters: ConversationFilters,
         windows: list[Window],
         staging: str | None,
+        resume: WindowResume | None = None,
     ) -> list[WindowResult]:
         """Export contiguous ``windows`` with one read of their range; each window is committed once the
-        read has passed its end, while the read goes on.
+        read has passed its end, while the read goes on (and recorded for a retry to resume).
         """
+
+        def committed(result: WindowResult) -> None:
+            self._log_window(result)
+            if resume is not None:
+                resume.record(result)
+
         read_started = datetime.now(timezone.utc)
         pages = hook.read_pages(
             filters,
@@ -278,7 +313,7 @@ class BaseConversationsExportOperator(BaseOperator):
             publish_concurrency=self.publish_concurrency,
             group_size=self.commit_group_size,
             tmp_dir=staging,
-            on_committed=self._log_window,
+            on_committed=committed,
         )
         return export.run(pages)
 

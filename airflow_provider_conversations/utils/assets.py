@@ -23,7 +23,8 @@ def add_table_event_extra(context: Mapping[str, Any], outlets: Iterable[Any], ur
     """Put ``extra`` on the event of every outlet of the task whose URI is the table's.
 
     Outlets of other URIs, and aliases, are left alone; without ``outlet_events`` in the context
-    (a task run outside Airflow) nothing happens.
+    (a task run outside Airflow) nothing happens. When ``extra`` holds a ``partition_key`` (a
+    partitioned run, Airflow 3.2 and later), the event is also marked with that partition.
 
     :param context: the task's context.
     :param outlets: the task's ``outlets``.
@@ -38,7 +39,10 @@ def add_table_event_extra(context: Mapping[str, Any], outlets: Iterable[Any], ur
     for outlet in outlets:
         outlet_uri = getattr(outlet, "uri", None)
         if isinstance(outlet_uri, str) and _same_uri(outlet_uri, uri):
-            events[outlet].extra.update(extra)
+            event = events[outlet]
+            event.extra.update(extra)
+            if extra.get("partition_key") and hasattr(event, "add_partitions"):
+                event.add_partitions(str(extra["partition_key"]))
             matched += 1
     return matched
 

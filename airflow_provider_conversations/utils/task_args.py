@@ -1,4 +1,4 @@
-"""Arguments shared by the operator and the sensor: the range (or the data interval) and the filters."""
+"""Arguments shared by the operator and the sensor: the range (or the data interval, or the partition) and the filters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from airflow_provider_conversations.api.filters import ConversationFilters, validate_range
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.reading.ranges import check_no_range_filters
+from airflow_provider_conversations.utils.partitions import partition_range
 
 
 def is_template(value: Any) -> bool:
@@ -39,6 +40,10 @@ def resolve_range(
 ) -> tuple[datetime, datetime]:
     """Return ``[gte, lt)`` from the arguments, each defaulting to the run's data interval.
 
+    A run without a data interval but with a ``partition_key`` (Airflow 3.2's asset partitions)
+    defaults to its partition's range instead (:func:`~.partitions.partition_range`: a daily key is
+    that UTC day; other keys are refused).
+
     :param created_at_gte: explicit start, or ``None`` for ``data_interval_start``.
     :param created_at_lt: explicit end, or ``None`` for ``data_interval_end``.
     :param context: the task context (``None`` when checking literals at construction).
@@ -48,7 +53,10 @@ def resolve_range(
     if created_at_gte is None or created_at_lt is None:
         get = context.get if context is not None else (lambda _key: None)
         interval_start, interval_end = get("data_interval_start"), get("data_interval_end")
-        if interval_start is None or interval_end is None or interval_start == interval_end:
+        no_interval = interval_start is None or interval_end is None or interval_start == interval_end
+        if no_interval and get("partition_key"):
+            interval_start, interval_end = partition_range(get("partition_key"), get("partition_date"), prefix=prefix)
+        elif no_interval:
             missing = " and ".join(
                 n for n, v in ((f"{prefix}_gte", created_at_gte), (f"{prefix}_lt", created_at_lt)) if v is None
             )

@@ -299,6 +299,14 @@ class IcebergDestination:
                 found.update(window_of(ts, window_size) for ts in batch.column("created_at").to_pylist() if ts)
         return found
 
+    def committed_reads(self, windows: list[Window]) -> dict[Window, datetime]:
+        """The read start recorded for each window's committed version in the table's snapshots.
+
+        :param windows: the windows to look up.
+        """
+        recorded = committed_reads(self.table)
+        return {w: recorded[w] for w in windows if w in recorded}
+
     def lineage_summary(self) -> dict[str, Any]:
         """The table's identity for lineage and XCom: catalog name, identifier, location."""
         return {"catalog": self.catalog.name, "table": self.identifier, "location": self.table.location()}

@@ -26,14 +26,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
-from airflow_provider_conversations.lake.s3.lease import LEASE_SECONDS, WAIT_SECONDS, WindowLease, lease_key
+from airflow_provider_conversations.lake.s3.lease import (
+    LEASE_SECONDS,
+    WAIT_SECONDS,
+    WindowLease,
+    lease_key,
+    s3_error_code,
+)
 from airflow_provider_conversations.lake.s3.manifest import CommittedVersion, manifest_bytes, parse_manifest
 from airflow_provider_conversations.lake.settings import control_object_args, read_back_args
 from airflow_provider_conversations.lake.windows import Window
@@ -148,6 +154,23 @@ class S3Table:
         old window when that window is next rewritten (the reconcile).
         """
         return set()
+
+    def committed_reads(self, windows: list[Window]) -> dict[Window, datetime]:
+        """The ``read_started_at`` of each window's manifest (one GET per window; no manifest: left out).
+
+        :param windows: the windows to look up.
+        """
+        found: dict[Window, datetime] = {}
+        for window in windows:
+            try:
+                version = self._committed(self.layout.manifest_key(window))
+            except Exception as err:
+                if s3_error_code(err) in ("NoSuchKey", "404"):
+                    continue
+                raise
+            if version.read_started is not None:
+                found[window] = version.read_started
+        return found
 
     def _commit(self, parts: WindowParts) -> WindowResult:
         window = parts.window
