@@ -75,7 +75,8 @@ def tables(dagbag: DagBag) -> dict[str, list[tuple[str, dict[str, Any]]]]:
 
 def test_every_table_has_one_window_size_format_and_filter_set(dagbag: DagBag):
     found = tables(dagbag)
-    assert sum(len(writers) for writers in found.values()) == 5  # daily, backfill, changes, reconcile, producer
+    # daily, backfill, changes, reconcile, producer; and the partitioned export where Airflow has partitions
+    assert sum(len(writers) for writers in found.values()) == 5 + AIRFLOW_V_3_2_PLUS
     for table, writers in found.items():
         shapes = {
             task: (args["window_size"], args["file_format"], args["compression"], json.dumps(args["filters"] or {}))
@@ -99,7 +100,8 @@ def test_the_daily_export_change_sync_and_reconcile_share_one_daily_jsonl_table(
 
 def test_no_import_errors(dagbag: DagBag):
     assert dagbag.import_errors == {}
-    assert len(dagbag.dags) == len([p for p in EXAMPLES.glob("example_*.py")])
+    partitioned = 0 if AIRFLOW_V_3_2_PLUS else 1  # example_conversations_partitioned defines none before 3.2
+    assert len(dagbag.dags) == len([p for p in EXAMPLES.glob("example_*.py")]) - partitioned
 
 
 def test_daily_example_exports_its_data_interval(dagbag: DagBag):
@@ -140,3 +142,13 @@ def test_reconcile_example_rewrites_whole_days_ending_at_the_run(dagbag: DagBag)
     task = dag.task_dict["reconcile_last_days"]
     assert "params.days" in task.created_at_gte and "data_interval_end" in task.created_at_lt
     assert dag.max_active_runs == 1 and dag.params["days"] == 30
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason="asset partitions arrived in Airflow 3.2")
+def test_partitioned_example_keys_each_run_by_the_utc_day_it_exports(dagbag: DagBag):
+    dag = dagbag.dags["example_conversations_partitioned"]
+    assert type(dag.timetable).__name__ == "CronPartitionTimetable"
+    export = dag.task_dict["export_partition"]
+    (outlet,) = export.outlets
+    assert outlet.uri == f"s3://{export.s3_bucket}/{export.s3_prefix}"
+    assert (export.created_at_gte, export.created_at_lt) == (None, None)  # the partition's day

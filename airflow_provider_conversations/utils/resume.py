@@ -160,16 +160,17 @@ class WindowResume:
         return found
 
     def _call(self, what: str, method: Any, *args: Any) -> Any:
-        if self._failed:
-            return None
-        try:
-            return method(*args)
-        except Exception as err:  # the store only saves work: an export never fails for it
-            with self._lock:
-                if not self._failed:
-                    self._failed = True
-                    log.warning("Task state store unusable (%s: %s); resume on retry is off", what, type(err).__name__)
-            return None
+        # One call at a time: the publishing threads record concurrently, and dag.test()'s in-process
+        # supervisor channel is not thread-safe (a worker's is).
+        with self._lock:
+            if self._failed:
+                return None
+            try:
+                return method(*args)
+            except Exception as err:  # the store only saves work: an export never fails for it
+                self._failed = True
+                log.warning("Task state store unusable (%s: %s); resume on retry is off", what, type(err).__name__)
+                return None
 
 
 @dataclass(frozen=True)
