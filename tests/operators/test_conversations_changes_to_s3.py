@@ -108,6 +108,7 @@ def test_the_scan_reads_by_updated_at_and_nothing_changed_writes_nothing(s3, req
         "export": {"requests": 0, "cost": 0},
         "lookback": {"seconds": 900, "conversations": 0, "windows": 0, "pages": 0},
         "skipped_older_read": 0,
+        "resumed": 0,
         "windows": [],
     }
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0

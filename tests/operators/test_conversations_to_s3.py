@@ -105,6 +105,7 @@ def test_execute_reads_the_range_once_and_writes_each_window(s3, api):
         "requests": 1,
         "cost": 1,
         "skipped_older_read": 0,
+        "resumed": 0,
         "windows": [
             {
                 "created_at_gte": "2025-01-03T00:00:00.000000Z",

@@ -206,3 +206,12 @@ def test_two_shapes_started_together_on_an_empty_prefix_one_wins_and_the_other_l
     parts = sorted(k for k in objects if "/part-" in k)
     assert parts == versions[winner].staged  # the loser's staged part is gone
     assert [k for k in objects if "/_manifest-" in k] == [LAYOUT.manifest_key(versions[winner].window)]
+
+
+def test_committed_reads_are_each_manifests_read_start_and_leave_out_windows_without_one(s3_client, bucket, tmp_path):
+    t = table(bucket)
+    staged_and_committed(t, version(tmp_path, "a", ["1"], T1))
+    empty = Window(DAY + timedelta(days=1), DAY + timedelta(days=2))
+    assert t.committed_reads([WINDOW, empty]) == {WINDOW: T1}
+    staged_and_committed(t, version(tmp_path, "b", ["1", "2"], T2))  # a later read rewrote it
+    assert t.committed_reads([WINDOW]) == {WINDOW: T2}
