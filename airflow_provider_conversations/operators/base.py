@@ -26,6 +26,7 @@ from airflow_provider_conversations.lake.formats import require_pyarrow
 from airflow_provider_conversations.lake.settings import check_tmp_dir, redacting
 from airflow_provider_conversations.lake.windows import DEFAULT_WINDOW_SIZE, Window, check_window_size
 from airflow_provider_conversations.timestamps import format_timestamp
+from airflow_provider_conversations.utils.partitions import run_partition
 from airflow_provider_conversations.utils.resume import WindowResume, table_shape
 from airflow_provider_conversations.utils.task_args import check_filters, is_template
 from airflow_provider_conversations.version_compat import BaseOperator, mask_secret
@@ -216,8 +217,9 @@ class BaseConversationsExportOperator(BaseOperator):
         event["manifests"] = [r.manifest_key for r in results if r.committed and r.manifest_key]
         for name, (gte, lt) in plan.ranges.items():
             event[f"{name}_gte"], event[f"{name}_lt"] = format_timestamp(gte), format_timestamp(lt)
-        if context.get("partition_key"):
-            event["partition_key"] = str(context["partition_key"])
+        partition_key, _date = run_partition(context)
+        if partition_key:
+            event["partition_key"] = partition_key
         self.publish_event(context, destination, event)
         if resume:
             resume.forget(results)

@@ -30,6 +30,19 @@ DAILY_KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
 DAILY_TIMETABLE = "CronPartitionTimetable('@daily', timezone='UTC', run_offset=-1, key_format='%Y-%m-%d')"
 
 
+def run_partition(context: Any) -> tuple[str | None, datetime | None]:
+    """The run's ``(partition_key, partition_date)``; ``(None, None)`` for a run without a partition.
+
+    Airflow 3.3 puts both in the context; 3.2 has the key on ``dag_run`` only (and no date).
+
+    :param context: the task context (or ``None``).
+    """
+    if context is None:
+        return None, None
+    key = context.get("partition_key") or getattr(context.get("dag_run"), "partition_key", None)
+    return (str(key), context.get("partition_date")) if key else (None, None)
+
+
 def partition_range(partition_key: Any, partition_date: datetime | None, *, prefix: str) -> tuple[datetime, datetime]:
     """Return the ``[gte, lt)`` range of a daily partition key: that UTC day.
 

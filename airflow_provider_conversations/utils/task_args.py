@@ -9,7 +9,7 @@ from typing import Any
 from airflow_provider_conversations.api.filters import ConversationFilters, validate_range
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.reading.ranges import check_no_range_filters
-from airflow_provider_conversations.utils.partitions import partition_range
+from airflow_provider_conversations.utils.partitions import partition_range, run_partition
 
 
 def is_template(value: Any) -> bool:
@@ -54,8 +54,9 @@ def resolve_range(
         get = context.get if context is not None else (lambda _key: None)
         interval_start, interval_end = get("data_interval_start"), get("data_interval_end")
         no_interval = interval_start is None or interval_end is None or interval_start == interval_end
-        if no_interval and get("partition_key"):
-            interval_start, interval_end = partition_range(get("partition_key"), get("partition_date"), prefix=prefix)
+        partition_key, partition_date = run_partition(context)
+        if no_interval and partition_key:
+            interval_start, interval_end = partition_range(partition_key, partition_date, prefix=prefix)
         elif no_interval:
             missing = " and ".join(
                 n for n, v in ((f"{prefix}_gte", created_at_gte), (f"{prefix}_lt", created_at_lt)) if v is None

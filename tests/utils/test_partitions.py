@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -56,6 +57,11 @@ def test_a_partition_date_that_is_not_the_keys_utc_midnight_is_refused():
 
 def test_a_partitioned_run_without_data_interval_exports_its_day():
     assert resolve_range(None, None, partitioned("2025-01-03", DAY)) == (DAY, DAY + timedelta(days=1))
+
+
+def test_airflow_3_2_has_the_key_on_the_dag_run_only():
+    context = {"dag_run": SimpleNamespace(partition_key="2025-01-03"), "data_interval_start": None}
+    assert resolve_range(None, None, context) == (DAY, DAY + timedelta(days=1))
 
 
 def test_the_change_sync_reads_the_partitions_day_of_updates():
