@@ -32,7 +32,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
@@ -41,6 +41,7 @@ from airflow_provider_conversations.lake.iceberg.reads import (
     CommitResult,
     GroupItem,
     WindowOutcome,
+    committed_reads,
 )
 from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
 from airflow_provider_conversations.lake.parts import LocalPart
