@@ -147,3 +147,30 @@ def test_both_operators_run_in_a_dag(api, s3_client, bucket, airflow_db):
     assert {ti.task_id: str(ti.state) for ti in tis.values()} == {"export": "success", "sync": "success"}
     _, sentences = expected(api, run.data_interval_start, run.data_interval_end)
     assert sentences and table_rows(read_objects(s3_client, bucket), "sentences") == sentences
+
+
+def test_change_sync_under_faults_equals_the_api_within_the_cost_bound(api, s3_client, bucket):
+    export(bucket)
+    transcriptions, _ = expected(api, D1, D3)
+    day1 = [t for t in transcriptions if t["created_at"].startswith("2025-01-02")]
+    for n, t in enumerate(day1[:3]):
+        api.transcripts.retranscribe(t["id"], updated_at=U0 + timedelta(minutes=n + 1))
+    api.transcripts.delete([day1[5]["id"]])
+    api.faults.error_rate = api.faults.throttle_rate = 0.1
+    api.faults.boundary_quirk_rate = 0.5
+    api.stats.reset()
+
+    out = sync(bucket)
+
+    api.faults.error_rate = api.faults.throttle_rate = api.faults.boundary_quirk_rate = 0.0
+    objects = read_objects(s3_client, bucket)
+    transcriptions, sentences = expected(api, D1, D3)
+    assert table_rows(objects, "sentences") == sentences
+    assert table_rows(objects, "transcriptions") == transcriptions
+    assert out["transcripts"]["read"] == 3
+    sync_floor = (
+        1
+        + math.ceil((len(day1) - 1) / 100)
+        + sum(math.ceil(len(api.transcripts.sentences(t["id"])) / 100) or 1 for t in day1[:3])
+    )
+    assert out["cost"] == api.stats.total_cost <= 1.25 * sync_floor
