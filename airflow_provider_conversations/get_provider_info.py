@@ -37,6 +37,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_conversations.operators.conversations_to_s3",
                     "airflow_provider_conversations.operators.conversations_changes_to_s3",
+                    "airflow_provider_conversations.operators.transcripts_to_s3",
+                    "airflow_provider_conversations.operators.transcript_changes_to_s3",
                     "airflow_provider_conversations.operators.conversations_to_iceberg",
                     "airflow_provider_conversations.operators.conversations_changes_to_iceberg",
                     "airflow_provider_conversations.operators.conversations_iceberg_maintenance",
@@ -65,6 +67,16 @@ def get_provider_info() -> dict[str, Any]:
                 "source-integration-name": INTEGRATION,
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": "airflow_provider_conversations.operators.conversations_changes_to_s3",
+            },
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_provider_conversations.operators.transcripts_to_s3",
+            },
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_provider_conversations.operators.transcript_changes_to_s3",
             },
         ],
         "connection-types": [

@@ -75,8 +75,9 @@ def tables(dagbag: DagBag) -> dict[str, list[tuple[str, dict[str, Any]]]]:
 
 def test_every_table_has_one_window_size_format_and_filter_set(dagbag: DagBag):
     found = tables(dagbag)
-    # daily, backfill, changes, reconcile, producer; and the partitioned export where Airflow has partitions
-    assert sum(len(writers) for writers in found.values()) == 5 + AIRFLOW_V_3_2_PLUS
+    # daily, backfill, changes, reconcile, producer, the conversations tasks of the transcripts examples; and
+    # the partitioned export where Airflow has partitions
+    assert sum(len(writers) for writers in found.values()) == 7 + AIRFLOW_V_3_2_PLUS
     for table, writers in found.items():
         shapes = {
             task: (args["window_size"], args["file_format"], args["compression"], json.dumps(args["filters"] or {}))
@@ -93,6 +94,8 @@ def test_the_daily_export_change_sync_and_reconcile_share_one_daily_jsonl_table(
         "example_conversations_backfill.export_day",
         "example_conversations_changes.sync_changes",
         "example_conversations_reconcile.reconcile_last_days",
+        "example_conversations_transcripts.export_conversations",
+        "example_conversations_transcript_changes.sync_conversations",
     }
     ((_task, args),) = found["s3://conversations-lake/raw/conversations"][:1]
     assert (args["window_size"].total_seconds(), args["file_format"]) == (86_400, "jsonl")

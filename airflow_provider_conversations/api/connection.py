@@ -55,8 +55,15 @@ class ConnectionSettings:
     @property
     def endpoint(self) -> str:
         """Full URL of ``GET /v2/conversations``."""
+        return self.url(ENDPOINT_PATH)
+
+    def url(self, path: str) -> str:
+        """Full URL of an API path such as ``/v2/transcriptions`` (below the base URL's own path).
+
+        :param path: the path, starting with ``/v2/``.
+        """
         base = self.base_url[: -len("/v2")] if self.base_url.endswith("/v2") else self.base_url
-        return base + ENDPOINT_PATH
+        return base + path
 
     @property
     def headers(self) -> dict[str, str]:

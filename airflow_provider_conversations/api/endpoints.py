@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from airflow_provider_conversations.api.connection import ENDPOINT_PATH
 from airflow_provider_conversations.api.filters import MAX_PER_PAGE, WIRE_NAMES
+from airflow_provider_conversations.api.transcriptions import TRANSCRIPTIONS_PATH
 
-__all__ = ["CONVERSATIONS", "TIMESTAMP_KEYS", "ListEndpoint"]
+__all__ = ["CONVERSATIONS", "TIMESTAMP_KEYS", "TRANSCRIPTIONS", "ListEndpoint"]
 
 #: The timestamp fields the v2 list endpoints both sort (``sort_by``) and filter by (``<key>[gte]`` ...).
 TIMESTAMP_KEYS: tuple[str, ...] = ("created_at", "updated_at")
@@ -54,3 +55,6 @@ class ListEndpoint:
 
 #: ``GET /v2/conversations``: the export's and the change sync's endpoint.
 CONVERSATIONS = ListEndpoint(path=ENDPOINT_PATH, record="conversation")
+
+#: ``GET /v2/transcriptions``: the transcripts export's and change sync's endpoint.
+TRANSCRIPTIONS = ListEndpoint(path=TRANSCRIPTIONS_PATH, record="transcription")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -14,48 +13,25 @@ import requests
 import tenacity
 
 from airflow_provider_conversations.api.codec import decode
-from airflow_provider_conversations.api.connection import ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.api.connection import ENDPOINT_PATH, ConnectionSettings, settings_from_connection
+from airflow_provider_conversations.api.endpoints import CONVERSATIONS, TRANSCRIPTIONS, ListEndpoint
 from airflow_provider_conversations.api.filters import ConversationFilters, count_params, paging_params, validate_range
 from airflow_provider_conversations.api.form import CONN_TYPE, UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_conversations.api.ratelimit import RateLimitPacer
 from airflow_provider_conversations.api.retry import RetryPolicy
+from airflow_provider_conversations.api.stats import RequestStats
+from airflow_provider_conversations.api.transcriptions import TranscriptionFilters
 from airflow_provider_conversations.api.wire import Page, error_for_status, parse_page, total_count
 from airflow_provider_conversations.exceptions import ConversationsAPIError, ConversationsResponseError
 from airflow_provider_conversations.reading.driver import read_walk
-from airflow_provider_conversations.reading.walk import RangePage, RangeWalk, range_bounds
+from airflow_provider_conversations.reading.ranges import RangeFilters
+from airflow_provider_conversations.reading.sentences import SentenceRead, read_sentences
+from airflow_provider_conversations.reading.walk import PageRequest, RangePage, RangeWalk, range_bounds
 from airflow_provider_conversations.version_compat import BaseHook, mask_secret
 
+__all__ = ["ConversationsHook", "FiltersArg", "RequestStats"]
+
 FiltersArg = ConversationFilters | Mapping[str, Any] | None
-
-
-@dataclass
-class RequestStats:
-    """What a hook's requests did, for the hook's lifetime (shared by its threads).
-
-    :param requests: attempts sent, retries included.
-    :param retries: attempts that were retries.
-    :param cost: rate-limit points spent (``x-ratelimit-endpoint-cost``; 1 when the API does not say).
-    :param throttled: 429 answers.
-    """
-
-    requests: int = 0
-    retries: int = 0
-    cost: int = 0
-    throttled: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
-
-    def add(self, name: str, n: int = 1) -> None:
-        """Add ``n`` to counter ``name`` (thread-safe).
-
-        :param name: ``requests``, ``retries``, ``cost`` or ``throttled``.
-        :param n: the amount.
-        """
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters as a dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
 
 class ConversationsHook(BaseHook):
@@ -160,19 +136,23 @@ class ConversationsHook(BaseHook):
         self,
         params: list[tuple[str, str]] | tuple[tuple[str, str], ...],
         *,
+        path: str = ENDPOINT_PATH,
         policy: RetryPolicy | None = None,
         stop: threading.Event | None = None,
+        **parse_args: Any,
     ) -> Page:
-        """Send one request to the endpoint with pacing and retries; return the parsed page.
+        """Send one request to an API path with pacing and retries; return the parsed page.
 
+        :param path: the path below the base URL (default ``/v2/conversations``).
         :param stop: when set (another request of the same read failed), give up before the next attempt.
+        :param parse_args: ``records`` and ``required`` of :func:`~.api.wire.parse_page`.
         """
         token = self.settings.token
 
         def parse(response: requests.Response) -> Page:
-            return parse_page(response.status_code, response.headers, response.content, secret=token)
+            return parse_page(response.status_code, response.headers, response.content, secret=token, **parse_args)
 
-        return self._request(self.settings.endpoint, params, parse, policy=policy, stop=stop)
+        return self._request(self.settings.url(path), params, parse, policy=policy, stop=stop)
 
     def _request(
         self,
@@ -327,12 +307,85 @@ class ConversationsHook(BaseHook):
         :param per_page: records per request, 1..100.
         :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
         """
-        key, start, end = range_bounds((created_at_gte, created_at_lt), (updated_at_gte, updated_at_lt))
-        walk = RangeWalk(start, end, ConversationFilters.from_mapping(filters), per_page, key=key)
-        concurrency = max(1, max_concurrency or self.settings.max_concurrency)
-        yield from read_walk(
-            walk, lambda request, stop: self._get(request.params, stop=stop), concurrency=concurrency, log=self.log
+        filters = ConversationFilters.from_mapping(filters)
+        yield from self._read_range(
+            CONVERSATIONS,
+            filters,
+            (created_at_gte, created_at_lt),
+            (updated_at_gte, updated_at_lt),
+            per_page,
+            max_concurrency,
         )
+
+    def read_transcriptions(
+        self,
+        filters: TranscriptionFilters | Mapping[str, Any] | None = None,
+        *,
+        created_at_gte: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+        updated_at_gte: datetime | str | None = None,
+        updated_at_lt: datetime | str | None = None,
+        per_page: int = 100,
+        max_concurrency: int | None = None,
+    ) -> Iterator[RangePage]:
+        """Read every transcription created (or updated) in a range from ``GET /v2/transcriptions``, in order.
+
+        The same read as :meth:`read_pages` (each record once, in key order, every page checked, one
+        point per 100 records), on the transcriptions list.
+
+        :param filters: a :class:`~.api.transcriptions.TranscriptionFilters` or a dict of its field
+            names (``ids``, ``language_code``; no bounds on the range's key).
+        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
+        :param created_at_lt: exclusive upper bound.
+        :param updated_at_gte: inclusive lower bound of an ``updated_at`` read (instead of ``created_at``).
+        :param updated_at_lt: exclusive upper bound of an ``updated_at`` read.
+        :param per_page: records per request, 1..100.
+        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
+        """
+        flt = TranscriptionFilters.from_mapping(filters)
+        yield from self._read_range(
+            TRANSCRIPTIONS,
+            flt,
+            (created_at_gte, created_at_lt),
+            (updated_at_gte, updated_at_lt),
+            per_page,
+            max_concurrency,
+        )
+
+    def read_sentences(self, transcription_id: str, *, conversation_id: str | None = None) -> SentenceRead:
+        """Read every sentence of one transcription, in the API's order, each page checked against the counts.
+
+        Each row is the sentence as returned plus ``transcription_id``, ``conversation_id`` and
+        ``sentence_index`` (see :mod:`~airflow_provider_conversations.reading.sentences`). One point per
+        100 sentences (as ``x-ratelimit-endpoint-cost`` says); a transcription without sentences costs one request.
+
+        :param transcription_id: the transcription's id.
+        :param conversation_id: the ``conversation_id`` of every row; default each sentence's ``conversation.id``.
+        :raises ConversationsNotFoundError: the API has no such transcription (404).
+        """
+
+        def get(path: str, params: list[tuple[str, str]]) -> Page:
+            return self._get(params, path=path, records="sentences", required=("id",))
+
+        return read_sentences(get, transcription_id, conversation_id=conversation_id)
+
+    def _read_range(
+        self,
+        endpoint: ListEndpoint,
+        filters: RangeFilters,
+        created_at: tuple[datetime | str | None, datetime | str | None],
+        updated_at: tuple[datetime | str | None, datetime | str | None],
+        per_page: int,
+        max_concurrency: int | None,
+    ) -> Iterator[RangePage]:
+        key, start, end = range_bounds(created_at, updated_at)
+        walk = RangeWalk(start, end, filters, per_page, key=key, endpoint=endpoint)
+        concurrency = max(1, max_concurrency or self.settings.max_concurrency)
+
+        def fetch(request: PageRequest, stop: threading.Event | None) -> Page:
+            return self._get(request.params, path=request.path, stop=stop, records=f"{endpoint.record}s")
+
+        yield from read_walk(walk, fetch, concurrency=concurrency, log=self.log)
         self._log_walk(walk)
 
     def _log_walk(self, walk: RangeWalk) -> None:

@@ -87,6 +87,8 @@ class BaseConversationsExportOperator(BaseOperator):
     """
 
     template_fields_renderers = {"filters": "json"}
+    #: What the task's records are, for log lines.
+    records_name: str = "conversations"
     #: Windows committed in one commit (the S3 layout commits each window alone).
     commit_group_size: int = 1
     #: Windows committed at once while the read goes on (0: in the reading thread, the read waiting).

@@ -6,7 +6,7 @@ combined with a destination (S3 layout, Iceberg table) by the public operators.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from airflow_provider_conversations.utils.task_args import is_template, resolve_
 if TYPE_CHECKING:
     from airflow_provider_conversations.hooks.conversations import ConversationsHook
     from airflow_provider_conversations.lake.destination import Destination
+    from airflow_provider_conversations.reading.walk import RangePage
     from airflow_provider_conversations.version_compat import Context
 
 #: How much before its interval a change sync reads again by default: updates the API shows late.
@@ -68,7 +69,8 @@ class CreatedAtRange(BaseConversationsExportOperator):
                 self.window_size,
             )
         self.log.info(
-            "Exporting conversations created in %s in %d window(s) of %s",
+            "Exporting %s created in %s in %d window(s) of %s",
+            self.records_name,
             format_range(start, end),
             len(windows),
             self.window_size,
@@ -128,13 +130,31 @@ class ChangedWindows(BaseConversationsExportOperator):
     def resolve_bounds(self, context: Context) -> Bounds:
         return {"updated_at": resolve_range(self.updated_at_gte, self.updated_at_lt, context, prefix="updated_at")}
 
+    def read_changed(
+        self, hook: ConversationsHook, filters: Any, start: datetime, end: datetime
+    ) -> Iterable[RangePage]:
+        """The records updated in ``[start, end)``, in ``updated_at`` order (the scan).
+
+        :param hook: the API hook.
+        :param filters: the checked filters.
+        :param start: inclusive start (the lookback included).
+        :param end: exclusive end.
+        """
+        return hook.read_pages(
+            filters,
+            updated_at_gte=start,
+            updated_at_lt=end,
+            per_page=self.per_page,
+            max_concurrency=self.concurrency(hook),
+        )
+
     def windows_to_export(
         self, hook: ConversationsHook, filters: ConversationFilters, bounds: Bounds, destination: Destination
     ) -> ExportPlan:
         start, end = bounds["updated_at"]
         self.log.info(
-            "Reading conversations updated in %s (%s of lookback before it) to find the created_at windows "
-            "of %s to re-export",
+            "Reading %s updated in %s (%s of lookback before it) to find the created_at windows of %s to re-export",
+            self.records_name,
             format_range(start, end),
             self.lookback,
             self.window_size,
@@ -143,14 +163,7 @@ class ChangedWindows(BaseConversationsExportOperator):
         earlier: set[str] = set()  # ids seen only with an update in the lookback
         touched: set[Window] = set()
         by_interval: set[Window] = set()
-        pages = hook.read_pages(
-            filters,
-            updated_at_gte=start - self.lookback,
-            updated_at_lt=end,
-            per_page=self.per_page,
-            max_concurrency=self.concurrency(hook),
-        )
-        for page in pages:
+        for page in self.read_changed(hook, filters, start - self.lookback, end):
             for record in page.records:
                 window = window_of(record_created_at(record), self.window_size)
                 touched.add(window)
@@ -164,7 +177,7 @@ class ChangedWindows(BaseConversationsExportOperator):
         runs = contiguous_runs(touched)
         scan = {"requests": hook.stats.requests, "cost": hook.stats.cost}
         self.log.info(
-            "Scan: %d conversation(s) changed, touching %d window(s) (%d only through the lookback, %d they left) in "
+            "Scan: %d record(s) changed, touching %d window(s) (%d only through the lookback, %d they left) in "
             "%d read(s); %d request(s), rate-limit cost %d",
             len(changed),
             len(touched),

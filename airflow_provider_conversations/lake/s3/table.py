@@ -23,12 +23,15 @@ never leaves a committed window unreadable.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_conversations.exceptions import ConversationsDestinationError
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
@@ -218,6 +221,44 @@ class S3Table:
             return result
         finally:
             lease.release()
+
+    def has_manifest(self, window: Window) -> bool:
+        """Whether the window has a committed version (its manifest exists).
+
+        :param window: the window.
+        """
+        key = self.layout.manifest_key(window)
+        return key in set(self.s3.list_keys(bucket_name=self.bucket, prefix=key) or [])
+
+    def committed_rows(self, window: Window) -> list[dict[str, Any]] | None:
+        """The rows of the window's committed version, read through its manifest, in order (JSONL tables).
+
+        :param window: the window.
+        :return: its rows, or ``None`` when the window has no committed version.
+        :raises ConversationsDestinationError: a Parquet table (its rows are not read back), or a part the
+            manifest lists is missing.
+        """
+        if self.file_format != "jsonl":
+            raise ConversationsDestinationError(f"{self.uri}: only JSONL windows are read back, not {self.file_format}")
+        manifest_key = self.layout.manifest_key(window)
+        try:
+            raw = self.client.get_object(Bucket=self.bucket, Key=manifest_key, **read_back_args(self.extra_args))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        body = json.loads(raw["Body"].read())
+        rows: list[dict[str, Any]] = []
+        for part in body.get("parts", []):
+            try:
+                obj = self.client.get_object(Bucket=self.bucket, Key=part["key"], **read_back_args(self.extra_args))
+            except self.client.exceptions.NoSuchKey:
+                raise ConversationsDestinationError(
+                    f"{manifest_key} lists {part['key']}, which is missing: the window cannot be read back"
+                ) from None
+            data = obj["Body"].read()
+            if part["key"].endswith(".gz"):
+                data = gzip.decompress(data)
+            rows += [json.loads(line) for line in data.splitlines() if line.strip()]
+        return rows
 
     def _committed(self, manifest_key: str) -> CommittedVersion:
         raw = self.client.get_object(Bucket=self.bucket, Key=manifest_key, **read_back_args(self.extra_args))

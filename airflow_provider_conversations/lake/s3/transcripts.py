@@ -1,0 +1,112 @@
+"""Transcripts in the S3 layout: two tables under one prefix, windowed by the transcription's ``created_at``.
+
+* ``{prefix}/sentences``: one row per sentence, the API's fields as returned plus
+  ``transcription_id``, ``conversation_id`` and ``sentence_index`` (0-based, in the API's order);
+* ``{prefix}/transcriptions``: one row per transcription as the list returned it (language,
+  timestamps, refs), so a transcription with no sentences is in the lake too.
+
+Both are ordinary tables of the S3 layout (:class:`~.table.S3Table`: parts, manifests, leases, the
+shape marker), with the same windows. A window is committed in the sentences table first, then in
+the transcriptions table, so a transcription row committed with some ``updated_at`` means its
+sentences were committed from a read at least as new: the change sync keeps a transcription's
+committed sentences only when its listed ``updated_at`` equals the committed transcription row's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from airflow_provider_conversations.lake.destination import WindowParts, WindowResult
+from airflow_provider_conversations.lake.parts import LocalPart
+from airflow_provider_conversations.lake.s3.table import S3Table
+from airflow_provider_conversations.lake.windows import Window
+
+__all__ = ["SENTENCES", "TRANSCRIPTIONS", "CommittedTranscripts", "TranscriptTables"]
+
+#: The sub-prefix of the sentences table.
+SENTENCES = "sentences"
+#: The sub-prefix of the transcriptions table.
+TRANSCRIPTIONS = "transcriptions"
+
+
+class CommittedTranscripts:
+    """What a window's committed version holds: each transcription's ``updated_at`` and sentence rows.
+
+    :param transcriptions: the committed transcription rows.
+    :param sentences: the committed sentence rows.
+    """
+
+    def __init__(self, transcriptions: Iterable[dict[str, Any]], sentences: Iterable[dict[str, Any]]) -> None:
+        self.updated_at = {str(t["id"]): t.get("updated_at") for t in transcriptions}
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        for row in sentences:
+            self.rows.setdefault(str(row["transcription_id"]), []).append(row)
+
+    def current(self, transcription: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The committed sentence rows of ``transcription`` when they are of its listed version, else ``None``.
+
+        :param transcription: the transcription as the list returns it now.
+        """
+        tid = str(transcription["id"])
+        if tid not in self.updated_at or self.updated_at[tid] != transcription.get("updated_at"):
+            return None
+        return sorted(self.rows.get(tid, []), key=lambda row: int(row["sentence_index"]))
+
+
+class TranscriptTables:
+    """The sentences and transcriptions tables as one destination for the operators' checks.
+
+    :param sentences: the sentences table (``{prefix}/sentences``).
+    :param transcriptions: the transcriptions table (``{prefix}/transcriptions``).
+    """
+
+    def __init__(self, sentences: S3Table, transcriptions: S3Table) -> None:
+        self.sentences, self.transcriptions = sentences, transcriptions
+        self.file_format, self.compression = sentences.file_format, sentences.compression
+
+    def check(self, windows: list[Window]) -> None:
+        """Refuse a task of another shape than either table's (before any API request).
+
+        :param windows: every window the task may commit.
+        """
+        self.sentences.check(windows)
+        self.transcriptions.check(windows)
+
+    def stage(self, window: Window, number: int, part: LocalPart) -> str:
+        """Not used: each table stages its own parts."""
+        raise NotImplementedError("stage parts into .sentences or .transcriptions")
+
+    def commit(self, group: list[WindowParts]) -> list[WindowResult]:
+        """Not used: each table commits its own windows."""
+        raise NotImplementedError("commit windows into .sentences or .transcriptions")
+
+    def windows_holding(self, ids: Iterable[str], window_size: timedelta) -> set[Window]:
+        """None (see :meth:`~.table.S3Table.windows_holding`).
+
+        :param ids: transcription ids.
+        :param window_size: the tables' window size.
+        """
+        return set()
+
+    def finish(self) -> None:
+        """Nothing deferred: each window was committed by its manifests."""
+
+    def committed(self, window: Window) -> CommittedTranscripts | None:
+        """The window's committed transcriptions and sentences, or ``None`` when either table lacks the window.
+
+        :param window: the window.
+        """
+        transcriptions = self.transcriptions.committed_rows(window)
+        if transcriptions is None:
+            return None
+        sentences = self.sentences.committed_rows(window)
+        return None if sentences is None else CommittedTranscripts(transcriptions, sentences)
+
+    def is_committed(self, window: Window) -> bool:
+        """Whether both tables hold a committed version of ``window`` (their manifests exist).
+
+        :param window: the window.
+        """
+        return all(table.has_manifest(window) for table in (self.sentences, self.transcriptions))

@@ -1,0 +1,176 @@
+"""The transcripts export and change sync against the fake API over HTTP and moto's S3 server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.operators.transcript_changes_to_s3 import ConversationsTranscriptChangesToS3Operator
+from airflow_provider_conversations.operators.transcripts_to_s3 import ConversationsTranscriptsToS3Operator
+from tests.conftest import TOKEN
+from tests.integration.conftest import read_objects, run_dag_source
+
+UTC = timezone.utc
+D1 = datetime(2025, 1, 2, tzinfo=UTC)
+D3 = D1 + timedelta(days=2)
+U0 = datetime(2025, 3, 1, tzinfo=UTC)  # changes happen in [U0, U0 + 1 h)
+PREFIX = "lake/transcripts"
+
+
+@pytest.fixture
+def api(conversations_api_factory, set_conn):
+    api = conversations_api_factory(records=300, token=TOKEN, seed=1, strict_params=True)
+    set_conn(api.url, TOKEN, backoff_base=0.01)
+    return api
+
+
+def table_rows(objects: dict[str, bytes], table: str) -> list[dict]:
+    """Every row of ``table``, read through its manifests."""
+    rows: list[dict] = []
+    for key in sorted(k for k in objects if k.startswith(f"{PREFIX}/{table}/") and "/_manifest-" in k):
+        for part in json.loads(objects[key])["parts"]:
+            rows += [json.loads(line) for line in objects[part["key"]].splitlines()]
+    return rows
+
+
+def expected(api, gte: datetime, lt: datetime) -> tuple[list[dict], list[dict]]:
+    """The API's transcriptions created in ``[gte, lt)`` and their sentences, with the three added keys."""
+    ts = sorted(
+        (t for t in api.transcripts.records() if gte.isoformat()[:10] <= t["created_at"][:10] < lt.isoformat()[:10]),
+        key=lambda t: (t["created_at"], t["id"]),
+    )
+    rows = [
+        {**s, "transcription_id": t["id"], "conversation_id": t["conversation"]["id"], "sentence_index": i}
+        for t in ts
+        for i, s in enumerate(api.transcripts.sentences(t["id"]))
+    ]
+    return ts, rows
+
+
+def floor(api, ids_by_window: list[list[str]]) -> int:
+    """ceil(transcriptions / 100) per window plus one page per 100 sentences (at least one) per transcription."""
+    return sum(
+        math.ceil(len(ids) / 100) + sum(max(1, math.ceil(len(api.transcripts.sentences(t)) / 100)) for t in ids)
+        for ids in ids_by_window
+    )
+
+
+def export(bucket: str, **kwargs) -> dict:
+    op = ConversationsTranscriptsToS3Operator(task_id="export", s3_bucket=bucket, s3_prefix=PREFIX, **kwargs)
+    return op.execute({"data_interval_start": D1, "data_interval_end": D3})
+
+
+def sync(bucket: str, **kwargs) -> dict:
+    op = ConversationsTranscriptChangesToS3Operator(task_id="sync", s3_bucket=bucket, s3_prefix=PREFIX, **kwargs)
+    return op.execute({"data_interval_start": U0, "data_interval_end": U0 + timedelta(hours=1)})
+
+
+def test_export_writes_every_sentence_once_with_its_keys_at_the_point_floor(api, s3_client, bucket):
+    out = export(bucket)
+    objects = read_objects(s3_client, bucket)
+    transcriptions, sentences = expected(api, D1, D3)
+    assert table_rows(objects, "sentences") == sentences
+    assert table_rows(objects, "transcriptions") == transcriptions
+    assert {0, 1, 99, 100, 101} <= {len(api.transcripts.sentences(t["id"])) for t in api.transcripts.records()}
+    days = [[t["id"] for t in transcriptions if t["created_at"].startswith(d)] for d in ("2025-01-02", "2025-01-03")]
+    assert out["cost"] == api.stats.total_cost
+    assert floor(api, days) <= api.stats.total_cost <= 1.03 * floor(api, days)
+    assert out["sentences"] == len(sentences) and out["transcripts"]["read"] == len(transcriptions)
+    assert out["budget"]["stopped"] is False
+
+
+def test_change_sync_rereads_only_updated_transcriptions_and_follows_deletions_and_inserts(api, s3_client, bucket):
+    export(bucket)
+    transcriptions, _ = expected(api, D1, D3)
+    day2 = [t for t in transcriptions if t["created_at"].startswith("2025-01-03")]
+    changed = day2[3]["id"]
+    api.transcripts.retranscribe(changed, updated_at=U0 + timedelta(minutes=5), sentences=130)
+    api.transcripts.delete([day2[7]["id"]])
+    new = {**day2[0], "id": "t-new-1", "created_at": day2[0]["created_at"].replace("T", "T", 1)}
+    api.transcripts.insert([new], sentences={"t-new-1": 3}, updated_at=U0 + timedelta(minutes=9))
+    api.stats.reset()
+
+    out = sync(bucket)
+
+    objects = read_objects(s3_client, bucket)
+    transcriptions, sentences = expected(api, D1, D3)
+    assert table_rows(objects, "sentences") == sentences
+    assert table_rows(objects, "transcriptions") == transcriptions
+    assert out["transcripts"]["read"] == 2  # the retranscribed one and the new one
+    # the scan (1 page), the window's list (1 page), 2 + 1 sentence pages
+    assert api.stats.total_cost == out["cost"] == 1 + math.ceil(len(day2) / 100) + 2 + 1
+
+
+def test_max_points_stops_at_a_window_boundary_and_the_next_run_resumes(api, s3_client, bucket):
+    first = export(bucket, window_size=timedelta(hours=12), max_points=10)
+    assert first["budget"]["stopped"] is True and first["budget"]["windows_left"]
+    done = {w["created_at_gte"] for w in first["windows"]}
+    left = {w["created_at_gte"] for w in first["budget"]["windows_left"]}
+    assert done and not done & left and len(done | left) == 4
+    second = export(bucket, window_size=timedelta(hours=12), max_points=10_000)
+    assert second["budget"]["windows_already_committed"] == len(done)
+    assert {w["created_at_gte"] for w in second["windows"]} == left
+    _, sentences = expected(api, D1, D3)
+    assert table_rows(read_objects(s3_client, bucket), "sentences") == sentences
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_points": 0}, "max_points"),
+        ({"max_points": -5}, "max_points"),
+        ({"file_format": "parquet"}, "file_format"),
+        ({"filters": {"platform": "zoom"}}, "platform"),
+        ({"filters": {"updated_at_gte": "2025-01-01T00:00:00Z"}}, "updated_at_gte"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_request(api, kwargs, message):
+    with pytest.raises(ConversationsFilterError, match=message):
+        ConversationsTranscriptsToS3Operator(task_id="x", s3_bucket="b", s3_prefix=PREFIX, **kwargs)
+    assert api.stats.requests == 0
+
+
+def test_both_operators_run_in_a_dag(api, s3_client, bucket, airflow_db):
+    body = (
+        "from airflow_provider_conversations.operators.transcripts_to_s3 import ConversationsTranscriptsToS3Operator\n"
+        "    from airflow_provider_conversations.operators.transcript_changes_to_s3 import "
+        "ConversationsTranscriptChangesToS3Operator\n"
+        f"    export = ConversationsTranscriptsToS3Operator(task_id='export', s3_bucket={bucket!r}, s3_prefix={PREFIX!r})\n"
+        f"    sync = ConversationsTranscriptChangesToS3Operator(task_id='sync', s3_bucket={bucket!r}, s3_prefix={PREFIX!r})\n"
+        "    export >> sync"
+    )
+    run, tis = run_dag_source("transcripts_dag", D1, body)
+    assert {ti.task_id: str(ti.state) for ti in tis.values()} == {"export": "success", "sync": "success"}
+    _, sentences = expected(api, run.data_interval_start, run.data_interval_end)
+    assert sentences and table_rows(read_objects(s3_client, bucket), "sentences") == sentences
+
+
+def test_change_sync_under_faults_equals_the_api_within_the_cost_bound(api, s3_client, bucket):
+    export(bucket)
+    transcriptions, _ = expected(api, D1, D3)
+    day1 = [t for t in transcriptions if t["created_at"].startswith("2025-01-02")]
+    for n, t in enumerate(day1[:3]):
+        api.transcripts.retranscribe(t["id"], updated_at=U0 + timedelta(minutes=n + 1))
+    api.transcripts.delete([day1[5]["id"]])
+    api.faults.error_rate = api.faults.throttle_rate = 0.1
+    api.faults.boundary_quirk_rate = 0.5
+    api.stats.reset()
+
+    out = sync(bucket)
+
+    api.faults.error_rate = api.faults.throttle_rate = api.faults.boundary_quirk_rate = 0.0
+    objects = read_objects(s3_client, bucket)
+    transcriptions, sentences = expected(api, D1, D3)
+    assert table_rows(objects, "sentences") == sentences
+    assert table_rows(objects, "transcriptions") == transcriptions
+    assert out["transcripts"]["read"] == 3
+    sync_floor = (
+        1
+        + math.ceil((len(day1) - 1) / 100)
+        + sum(math.ceil(len(api.transcripts.sentences(t["id"])) / 100) or 1 for t in day1[:3])
+    )
+    assert out["cost"] == api.stats.total_cost <= 1.25 * sync_floor
