@@ -147,8 +147,10 @@ def test_reconcile_example_rewrites_whole_days_ending_at_the_run(dagbag: DagBag)
     assert dag.max_active_runs == 1 and dag.params["days"] == 30
 
 
-@pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason="asset partitions arrived in Airflow 3.2")
 def test_partitioned_example_keys_each_run_by_the_utc_day_it_exports(dagbag: DagBag):
+    if not AIRFLOW_V_3_2_PLUS:  # asset partitions arrived in Airflow 3.2: the example defines no DAG before
+        assert "example_conversations_partitioned" not in dagbag.dags
+        return
     dag = dagbag.dags["example_conversations_partitioned"]
     assert type(dag.timetable).__name__ == "CronPartitionTimetable"
     export = dag.task_dict["export_partition"]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from airflow_provider_conversations.hooks.conversations import ConversationsHook
     from airflow_provider_conversations.lake.destination import Destination, WindowResult
     from airflow_provider_conversations.reading.walk import RangePage
+    from airflow_provider_conversations.utils.resume import WindowResume
     from airflow_provider_conversations.version_compat import Context
 
 __all__ = ["TranscriptsS3Destination", "in_order"]
@@ -185,7 +186,12 @@ class TranscriptsS3Destination(S3Destination):
         filters: Any,
         windows: list[Window],
         staging: str | None,
+        resume: WindowResume | None = None,
     ) -> list[WindowResult]:
+        """Export ``windows`` one at a time (transcriptions, then their sentences), within ``max_points``.
+
+        ``resume`` is not used: with ``max_points`` the export skips windows both tables already hold.
+        """
         tables = cast(TranscriptTables, destination)
         results: list[WindowResult] = []
         for window in windows:

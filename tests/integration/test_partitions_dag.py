@@ -19,17 +19,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_conversations.version_compat import AIRFLOW_V_3_2_PLUS
 from tests.integration.conftest import read_objects, start_api
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "example_conversations_partitioned.py"
 BUCKET, PREFIX = "conversations-lake", "raw/conversations_partitioned"  # the example's table
 DAY = datetime(2025, 1, 3, tzinfo=timezone.utc)  # inside the fake's 7 days of records
 
-pytestmark = [
-    pytest.mark.usefixtures("airflow_db"),
-    pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason="asset partitions arrived in Airflow 3.2"),
-]
+pytestmark = [pytest.mark.usefixtures("airflow_db")]  # collected on Airflow 3.2+ only (see conftest.py)
 
 
 @contextmanager

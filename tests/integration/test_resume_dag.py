@@ -15,17 +15,13 @@ import pytest
 
 from airflow_provider_conversations.testing import generate_conversations
 from airflow_provider_conversations.testing.faults import Faults
-from airflow_provider_conversations.version_compat import get_base_airflow_version_tuple
 from tests.conftest import TOKEN
 from tests.integration.conftest import comparable, read_objects, run_dag
 
 DAY = datetime(2025, 1, 3, tzinfo=timezone.utc)
 FAIL_AT = 15  # the API request that fails in try 1: about 0.6 of the range is committed by then
 
-pytestmark = [
-    pytest.mark.usefixtures("airflow_db"),
-    pytest.mark.skipif(get_base_airflow_version_tuple() < (3, 3, 0), reason="the task state store arrived in 3.3"),
-]
+pytestmark = [pytest.mark.usefixtures("airflow_db")]  # collected on Airflow 3.3+ only (see conftest.py)
 
 
 class FailOnce(Faults):
