@@ -335,22 +335,12 @@ class ConversationsHook(BaseHook):
 
         :param filters: a :class:`~.api.transcriptions.TranscriptionFilters` or a dict of its field
             names (``ids``, ``language_code``; no bounds on the range's key).
-        :param created_at_gte: inclusive lower bound (aware datetime or ISO-8601 string).
-        :param created_at_lt: exclusive upper bound.
-        :param updated_at_gte: inclusive lower bound of an ``updated_at`` read (instead of ``created_at``).
-        :param updated_at_lt: exclusive upper bound of an ``updated_at`` read.
-        :param per_page: records per request, 1..100.
-        :param max_concurrency: requests in flight at once; default the connection's ``max_concurrency``.
+        :param created_at_gte: as for :meth:`read_pages`, and so are ``created_at_lt``, ``updated_at_gte``,
+            ``updated_at_lt``, ``per_page`` and ``max_concurrency``.
         """
+        bounds = ((created_at_gte, created_at_lt), (updated_at_gte, updated_at_lt))
         flt = TranscriptionFilters.from_mapping(filters)
-        yield from self._read_range(
-            TRANSCRIPTIONS,
-            flt,
-            (created_at_gte, created_at_lt),
-            (updated_at_gte, updated_at_lt),
-            per_page,
-            max_concurrency,
-        )
+        yield from self._read_range(TRANSCRIPTIONS, flt, *bounds, per_page, max_concurrency)
 
     def read_sentences(self, transcription_id: str, *, conversation_id: str | None = None) -> SentenceRead:
         """Read every sentence of one transcription, in the API's order, each page checked against the counts.

@@ -46,13 +46,5 @@ class ConversationsChangesToS3Operator(ChangedWindows, S3Destination):
     :param tmp_dir: directory for the local part files.
     """
 
-    template_fields: Sequence[str] = (
-        "s3_bucket",
-        "s3_prefix",
-        "conversations_conn_id",
-        "aws_conn_id",
-        "filters",
-        "updated_at_gte",
-        "updated_at_lt",
-    )
+    template_fields: Sequence[str] = (*S3Destination.s3_template_fields, "filters", "updated_at_gte", "updated_at_lt")
     ui_color = "#d7ecfb"

@@ -58,12 +58,4 @@ class ConversationsToS3Operator(CreatedAtRange, S3Destination):
         the system's temp dir); it holds up to five windows' data at once.
     """
 
-    template_fields: Sequence[str] = (
-        "s3_bucket",
-        "s3_prefix",
-        "conversations_conn_id",
-        "aws_conn_id",
-        "created_at_gte",
-        "created_at_lt",
-        "filters",
-    )
+    template_fields: Sequence[str] = (*S3Destination.s3_template_fields, "created_at_gte", "created_at_lt", "filters")

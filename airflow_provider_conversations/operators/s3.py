@@ -39,7 +39,8 @@ class S3Destination(BaseConversationsExportOperator):
         "SSEKMSKeyId": "..."}``); manifests, leases and the table marker take the encryption and ACL ones.
     """
 
-    destination_template_fields: Sequence[str] = ("s3_bucket", "s3_prefix", "aws_conn_id")
+    #: The templated arguments every S3 export shares, in the order the operators list them.
+    s3_template_fields: Sequence[str] = ("s3_bucket", "s3_prefix", "conversations_conn_id", "aws_conn_id")
     ui_color = "#e8f4fd"
     #: How long a window's lease holds without renewal, and how long a task waits for another task's.
     lease_seconds: float = LEASE_SECONDS
@@ -73,12 +74,21 @@ class S3Destination(BaseConversationsExportOperator):
         return PartitionLayout(check_s3_prefix(self.s3_prefix), self.compression, self.file_format)
 
     def open_destination(self, context: Context, filters: ConversationFilters) -> Destination:
-        layout = self._layout()
+        return self.s3_table(context, self._s3_hook(), self._layout(), filters.as_dict())
+
+    def s3_table(self, context: Context, s3: S3Hook, layout: PartitionLayout, filters: dict[str, Any]) -> S3Table:
+        """A table of this task's bucket under ``layout``, with the task's settings and lease identity.
+
+        :param context: the task context (the lease owner).
+        :param s3: the S3 hook.
+        :param layout: the table's key names.
+        :param filters: the read's filters by field name (the table's shape).
+        """
         return S3Table(
-            self._s3_hook(),
+            s3,
             self.s3_bucket,
             layout,
-            filters=filters.as_dict(),
+            filters=filters,
             window_size=self.window_size,
             owner=task_owner(context, self.task_id),
             extra_args=self.s3_extra_args,

@@ -43,10 +43,7 @@ class ConversationsTranscriptChangesToS3Operator(TranscriptsS3Destination, Chang
     """
 
     template_fields: Sequence[str] = (
-        "s3_bucket",
-        "s3_prefix",
-        "conversations_conn_id",
-        "aws_conn_id",
+        *TranscriptsS3Destination.s3_template_fields,
         "filters",
         "updated_at_gte",
         "updated_at_lt",

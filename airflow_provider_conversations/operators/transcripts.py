@@ -30,7 +30,6 @@ from airflow_provider_conversations.checks import check_positive
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
-from airflow_provider_conversations.lake.s3.lease import task_owner
 from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.s3.transcripts import SENTENCES, TRANSCRIPTIONS, TranscriptTables
 from airflow_provider_conversations.lake.windows import Window
@@ -140,17 +139,7 @@ class TranscriptsS3Destination(S3Destination):
             sub = PartitionLayout(
                 f"{layout.prefix}/{name}" if layout.prefix else name, self.compression, self.file_format
             )
-            return S3Table(
-                s3,
-                self.s3_bucket,
-                sub,
-                filters=filters.as_dict(),
-                window_size=self.window_size,
-                owner=task_owner(context, self.task_id),
-                extra_args=self.s3_extra_args,
-                lease_seconds=self.lease_seconds,
-                lease_wait_seconds=self.lease_wait_seconds,
-            )
+            return self.s3_table(context, s3, sub, filters.as_dict())
 
         return cast("Destination", TranscriptTables(table(SENTENCES), table(TRANSCRIPTIONS)))
 

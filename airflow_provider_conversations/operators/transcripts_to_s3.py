@@ -47,10 +47,7 @@ class ConversationsTranscriptsToS3Operator(TranscriptsS3Destination, CreatedAtRa
     """
 
     template_fields: Sequence[str] = (
-        "s3_bucket",
-        "s3_prefix",
-        "conversations_conn_id",
-        "aws_conn_id",
+        *TranscriptsS3Destination.s3_template_fields,
         "created_at_gte",
         "created_at_lt",
         "filters",
