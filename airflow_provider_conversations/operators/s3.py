@@ -74,7 +74,8 @@ class S3Destination(BaseConversationsExportOperator):
         return PartitionLayout(check_s3_prefix(self.s3_prefix), self.compression, self.file_format)
 
     def open_destination(self, context: Context, filters: ConversationFilters) -> Destination:
-        return self.s3_table(context, self._s3_hook(), self._layout(), filters.as_dict())
+        layout = self._layout()  # bucket and prefix checked before the bucket is asked for
+        return self.s3_table(context, self._s3_hook(), layout, filters.as_dict())
 
     def s3_table(self, context: Context, s3: S3Hook, layout: PartitionLayout, filters: dict[str, Any]) -> S3Table:
         """A table of this task's bucket under ``layout``, with the task's settings and lease identity.
