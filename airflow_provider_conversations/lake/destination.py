@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from airflow_provider_conversations.lake.parts import LocalPart
+from airflow_provider_conversations.lake.schema import TableSchema
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import format_timestamp
 
@@ -123,6 +124,8 @@ class Destination(Protocol):
     file_format: str
     #: The part files' compression (see :func:`~.formats.check_compression`).
     compression: str | None
+    #: The records the table holds (their columns in a typed format).
+    schema: TableSchema
 
     def check(self, windows: list[Window]) -> None:
         """Before any API request: refuse what the table cannot take (another window size, format or filter set).

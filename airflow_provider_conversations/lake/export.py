@@ -70,6 +70,7 @@ class _OpenWindow:
             Path(self.tmp.name),
             file_format=destination.file_format,
             compression=destination.compression,
+            schema=destination.schema,
             max_records=max_records,
             on_part=self._stage,
         )

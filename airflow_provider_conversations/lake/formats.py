@@ -15,6 +15,7 @@ from pathlib import Path
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.jsonl import JsonlPartWriter
 from airflow_provider_conversations.lake.parts import LocalPart, PartWriter
+from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA, TableSchema
 
 __all__ = [
     "COMPRESSIONS",
@@ -97,6 +98,7 @@ def new_part_writer(
     compression: str | None,
     max_records: int,
     on_part: Callable[[LocalPart], None] | None = None,
+    schema: TableSchema = CONVERSATIONS_SCHEMA,
 ) -> PartWriter:
     """A writer of local part files of ``file_format``.
 
@@ -105,9 +107,12 @@ def new_part_writer(
     :param compression: one of :data:`COMPRESSIONS` of the format.
     :param max_records: records per part, at most.
     :param on_part: called with each part as soon as it is finished.
+    :param schema: the records (the columns of a typed format).
     """
     if file_format == "parquet":
         from airflow_provider_conversations.lake.parquet import ParquetPartWriter
 
-        return ParquetPartWriter(directory, compression=compression, max_records=max_records, on_part=on_part)
+        return ParquetPartWriter(
+            directory, compression=compression, max_records=max_records, on_part=on_part, schema=schema
+        )
     return JsonlPartWriter(directory, compression=compression, max_records=max_records, on_part=on_part)

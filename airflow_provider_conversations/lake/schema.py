@@ -1,11 +1,12 @@
-"""The conversation record's fields and types, from the API reference (``GET /v2/conversations``).
+"""The fields and types of each table's records: conversations, and the transcripts' sentences and transcriptions.
 
-The one source of column names and types: :data:`CONVERSATION_FIELDS` (the record's fields) and
-:data:`TABLE_COLUMNS` (a typed table's columns: those fields, then :data:`EXTRA_JSON`) feed the Parquet
-schema (:func:`.parquet.arrow_schema`), the schema recorded in manifests and the OpenLineage schema
-facet (:mod:`~airflow_provider_conversations.utils.lineage`). A typed table of another kind (Iceberg)
-derives its schema from :data:`TABLE_COLUMNS` the same way: one column per entry, in this order, every
-column nullable, each :attr:`~SchemaField.kind` mapped to the table's type. Pure: no pyarrow.
+The one source of column names and types. A :class:`TableSchema` (:data:`CONVERSATIONS_SCHEMA`,
+:data:`SENTENCES_SCHEMA`, :data:`TRANSCRIPTIONS_SCHEMA`) holds a record's fields; its
+:attr:`~TableSchema.columns` (those fields, then :data:`EXTRA_JSON`) feed the Parquet schema
+(:func:`.parquet.arrow_schema`), the schema recorded in manifests and the OpenLineage schema facet
+(:mod:`~airflow_provider_conversations.utils.lineage`). A typed table of another kind (Iceberg) derives
+its schema from the columns the same way: one column per entry, in this order, every column nullable,
+each :attr:`~SchemaField.kind` mapped to the table's type. Pure: no pyarrow.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The kinds of column, and the Arrow type each becomes in Parquet: ``"string"`` UTF-8 text,
-#: ``"integer"`` a signed 64-bit integer, ``"boolean"``, ``"timestamp"`` a UTC instant with
+#: ``"integer"`` a signed 64-bit integer, ``"number"`` a 64-bit float, ``"boolean"``, ``"timestamp"`` a UTC instant with
 #: microseconds, ``"reference"`` a struct of :data:`REFERENCE_KEYS` (strings), ``"json"`` a JSON text.
 ARROW_TYPES: dict[str, str] = {
     "string": "string",
     "integer": "int64",
+    "number": "double",
     "boolean": "bool",
     "timestamp": "timestamp[us, tz=UTC]",
     "reference": "struct<id: string, _href: string>",
@@ -35,7 +37,7 @@ EXTRA_JSON = "extra_json"
 
 @dataclass(frozen=True)
 class SchemaField:
-    """One field of a conversation record.
+    """One field of a record.
 
     :param name: the field name, as the API spells it.
     :param kind: one of the keys of :data:`ARROW_TYPES`.
@@ -88,22 +90,91 @@ EXTRA_JSON_COLUMN = SchemaField(
     EXTRA_JSON, "json", "The record's fields without a column, or whose value does not fit its column, as a JSON object"
 )
 
-#: The columns of a typed table (Parquet parts), in order: every field of the record, then ``extra_json``.
-TABLE_COLUMNS: tuple[SchemaField, ...] = (*CONVERSATION_FIELDS, EXTRA_JSON_COLUMN)
+#: The fields of a transcription (``GET /v2/transcriptions``), in the API's order.
+TRANSCRIPTION_FIELDS: tuple[SchemaField, ...] = (
+    SchemaField("id", "string", "ID of the transcription"),
+    SchemaField("language_code", "string", "BCP-47 language code of the transcription"),
+    SchemaField("created_at", "timestamp", "When the transcription was created"),
+    SchemaField("updated_at", "timestamp", "When the transcription was last updated (moves when it is reprocessed)"),
+    _ref("conversation", "Conversation"),
+    _ref("transcription_sentences", "transcription's sentences"),
+    _ref("transcription_artifact", "transcription artifact"),
+)
+
+#: The fields of a sentence row: the sentence as ``/v2/transcriptions/{id}/sentences`` returns it, then the
+#: three keys the export adds (:data:`~airflow_provider_conversations.reading.sentences.ADDED_KEYS`).
+SENTENCE_FIELDS: tuple[SchemaField, ...] = (
+    SchemaField("id", "string", "ID of the transcription (the same on every sentence of it)"),
+    SchemaField("start_time", "number", "When the sentence starts in the recording"),
+    SchemaField("end_time", "number", "When the sentence ends in the recording"),
+    SchemaField("order_number", "integer", "The sentence's order number (missing in older data)"),
+    SchemaField("recording_attendee_id", "string", "ID of the attendee who said it"),
+    SchemaField("text", "string", "What was said"),
+    _ref("conversation", "Conversation"),
+    SchemaField("transcription_id", "string", "ID of the transcription (added by the export)"),
+    SchemaField("conversation_id", "string", "ID of the transcription's conversation (added by the export)"),
+    SchemaField(
+        "sentence_index", "integer", "0-based position in the API's order; with transcription_id the row's key"
+    ),
+)
 
 
-def schema_description(file_format: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TableSchema:
+    """The record fields of one kind of table, and the fields that name a record in log lines.
+
+    :param name: what one row is, for log lines (``"conversation"``, ``"sentence"``, ...).
+    :param fields: the record's fields, in order.
+    :param key: the fields that identify a row.
+    """
+
+    name: str
+    fields: tuple[SchemaField, ...]
+    key: tuple[str, ...] = ("id",)
+
+    @property
+    def columns(self) -> tuple[SchemaField, ...]:
+        """The columns of a typed table (Parquet parts), in order: every field, then ``extra_json``."""
+        return (*self.fields, EXTRA_JSON_COLUMN)
+
+    def row_key(self, record: dict[str, Any]) -> Any:
+        """What names ``record`` in a log line: its :attr:`key` value (a tuple of them for several fields).
+
+        :param record: a record of this table.
+        """
+        values = tuple(record.get(name) for name in self.key)
+        return values[0] if len(values) == 1 else values
+
+
+#: The conversations table.
+CONVERSATIONS_SCHEMA = TableSchema("conversation", CONVERSATION_FIELDS)
+#: The transcripts' transcriptions table.
+TRANSCRIPTIONS_SCHEMA = TableSchema("transcription", TRANSCRIPTION_FIELDS)
+#: The transcripts' sentences table (a row is named by its transcription and position).
+SENTENCES_SCHEMA = TableSchema("sentence", SENTENCE_FIELDS, key=("transcription_id", "sentence_index"))
+
+#: The columns of a conversations table in Parquet, in order: every field of the record, then ``extra_json``.
+TABLE_COLUMNS: tuple[SchemaField, ...] = CONVERSATIONS_SCHEMA.columns
+
+
+def schema_description(file_format: str, schema: TableSchema = CONVERSATIONS_SCHEMA) -> list[dict[str, Any]]:
     """The columns of the data objects of ``file_format``, as ``{"name", "type", "description"}`` dicts.
 
     Parquet gets the Arrow types and the :data:`EXTRA_JSON` column. JSONL holds each record as the
     API returned it, so its types are the JSON ones (timestamps are ISO-8601 strings there).
 
     :param file_format: ``"jsonl"`` or ``"parquet"``.
+    :param schema: the table's records.
     """
     if file_format == "parquet":
-        return [{"name": f.name, "type": f.arrow_type, "description": f.description} for f in TABLE_COLUMNS]
-    json_types = {"string": "string", "integer": "integer", "boolean": "boolean", "timestamp": "string"}
+        return [{"name": f.name, "type": f.arrow_type, "description": f.description} for f in schema.columns]
+    json_types = {
+        "string": "string",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "boolean",
+        "timestamp": "string",
+    }
     return [
-        {"name": f.name, "type": json_types.get(f.kind, "object"), "description": f.description}
-        for f in CONVERSATION_FIELDS
+        {"name": f.name, "type": json_types.get(f.kind, "object"), "description": f.description} for f in schema.fields
     ]

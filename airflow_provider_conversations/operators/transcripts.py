@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from airflow_provider_conversations.api.transcriptions import TranscriptionFilters
 from airflow_provider_conversations.checks import check_positive
-from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
 from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.s3.transcripts import SENTENCES, TRANSCRIPTIONS, TranscriptTables
+from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA, TRANSCRIPTIONS_SCHEMA, TableSchema
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.operators.s3 import S3Destination
 from airflow_provider_conversations.reading.ranges import RANGE_KEYS, check_no_range_filters
@@ -89,7 +89,9 @@ class TranscriptsS3Destination(S3Destination):
     """Commit transcripts into two tables of the S3 layout under ``s3_prefix`` (``sentences``, ``transcriptions``).
 
     Takes the arguments of :class:`~.s3.S3Destination`; ``filters`` are those of ``GET /v2/transcriptions``
-    (``ids``, ``language_code``) and ``file_format`` is ``"jsonl"``.
+    (``ids``, ``language_code``). In Parquet the tables' columns are
+    :data:`~airflow_provider_conversations.lake.schema.SENTENCE_FIELDS` and
+    :data:`~airflow_provider_conversations.lake.schema.TRANSCRIPTION_FIELDS`, each then ``extra_json``.
 
     :param max_points: the most rate-limit points the task spends (``None``: no cap): it stops at the
         first window boundary where it has spent them (see the module docstring).
@@ -101,10 +103,6 @@ class TranscriptsS3Destination(S3Destination):
 
     def __init__(self, *, max_points: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.file_format != "jsonl":
-            raise ConversationsFilterError(
-                f"file_format: {self.file_format!r} is not allowed for transcripts; allowed: jsonl"
-            )
         self.max_points = None if max_points is None else check_positive(max_points, "max_points")
 
     def check_filters(self, filters: Any) -> TranscriptionFilters:  # type: ignore[override]
@@ -135,13 +133,16 @@ class TranscriptsS3Destination(S3Destination):
     def open_destination(self, context: Context, filters: Any) -> Destination:
         layout, s3 = self._layout(), self._s3_hook()
 
-        def table(name: str) -> S3Table:
-            sub = PartitionLayout(
-                f"{layout.prefix}/{name}" if layout.prefix else name, self.compression, self.file_format
+        def table(name: str, schema: TableSchema) -> S3Table:
+            prefix = f"{layout.prefix}/{name}" if layout.prefix else name
+            return self.s3_table(
+                context, s3, PartitionLayout(prefix, self.compression, self.file_format, schema), filters.as_dict()
             )
-            return self.s3_table(context, s3, sub, filters.as_dict())
 
-        return cast("Destination", TranscriptTables(table(SENTENCES), table(TRANSCRIPTIONS)))
+        return cast(
+            "Destination",
+            TranscriptTables(table(SENTENCES, SENTENCES_SCHEMA), table(TRANSCRIPTIONS, TRANSCRIPTIONS_SCHEMA)),
+        )
 
     def _run(self, context: Context) -> dict[str, Any]:
         self._progress = TranscriptProgress()

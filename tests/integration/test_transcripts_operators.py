@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from datetime import datetime, timedelta, timezone
 
+import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
@@ -28,12 +30,37 @@ def api(conversations_api_factory, set_conn):
     return api
 
 
+FORMATS = ["jsonl", "parquet"]
+
+
+def comparable(record: dict) -> dict:
+    """A record with its null fields left out and its timestamps as instants: JSONL and Parquet rows compare equal."""
+    return {
+        k: datetime.fromisoformat(v.replace("Z", "+00:00"))
+        if k in ("created_at", "updated_at") and isinstance(v, str)
+        else v
+        for k, v in record.items()
+        if v is not None
+    }
+
+
+def part_records(key: str, data: bytes) -> list[dict]:
+    """A part's records: JSONL lines, or Parquet rows with the fields of ``extra_json`` over the columns."""
+    if not key.endswith(".parquet"):
+        return [comparable(json.loads(line)) for line in data.splitlines()]
+    records = []
+    for row in pq.read_table(io.BytesIO(data)).to_pylist():
+        extra = json.loads(row.pop("extra_json") or "{}")
+        records.append(comparable({**row, **extra}))
+    return records
+
+
 def table_rows(objects: dict[str, bytes], table: str) -> list[dict]:
     """Every row of ``table``, read through its manifests."""
     rows: list[dict] = []
     for key in sorted(k for k in objects if k.startswith(f"{PREFIX}/{table}/") and "/_manifest-" in k):
         for part in json.loads(objects[key])["parts"]:
-            rows += [json.loads(line) for line in objects[part["key"]].splitlines()]
+            rows += part_records(part["key"], objects[part["key"]])
     return rows
 
 
@@ -48,7 +75,7 @@ def expected(api, gte: datetime, lt: datetime) -> tuple[list[dict], list[dict]]:
         for t in ts
         for i, s in enumerate(api.transcripts.sentences(t["id"]))
     ]
-    return ts, rows
+    return [comparable(t) for t in ts], [comparable(row) for row in rows]
 
 
 def floor(api, ids_by_window: list[list[str]]) -> int:
@@ -69,38 +96,46 @@ def sync(bucket: str, **kwargs) -> dict:
     return op.execute({"data_interval_start": U0, "data_interval_end": U0 + timedelta(hours=1)})
 
 
-def test_export_writes_every_sentence_once_with_its_keys_at_the_point_floor(api, s3_client, bucket):
-    out = export(bucket)
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_export_writes_every_sentence_once_with_its_keys_at_the_point_floor(api, s3_client, bucket, file_format):
+    out = export(bucket, file_format=file_format)
     objects = read_objects(s3_client, bucket)
     transcriptions, sentences = expected(api, D1, D3)
     assert table_rows(objects, "sentences") == sentences
     assert table_rows(objects, "transcriptions") == transcriptions
     assert {0, 1, 99, 100, 101} <= {len(api.transcripts.sentences(t["id"])) for t in api.transcripts.records()}
-    days = [[t["id"] for t in transcriptions if t["created_at"].startswith(d)] for d in ("2025-01-02", "2025-01-03")]
+    days = [
+        [t["id"] for t in transcriptions if str(t["created_at"]).startswith(d)] for d in ("2025-01-02", "2025-01-03")
+    ]
     assert out["cost"] == api.stats.total_cost
     assert floor(api, days) <= api.stats.total_cost <= 1.03 * floor(api, days)
     assert out["sentences"] == len(sentences) and out["transcripts"]["read"] == len(transcriptions)
     assert out["budget"]["stopped"] is False
 
 
-def test_change_sync_rereads_only_updated_transcriptions_and_follows_deletions_and_inserts(api, s3_client, bucket):
-    export(bucket)
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_change_sync_rereads_only_updated_transcriptions_and_follows_deletions_and_inserts(
+    api, s3_client, bucket, file_format
+):
+    export(bucket, file_format=file_format)
     transcriptions, _ = expected(api, D1, D3)
-    day2 = [t for t in transcriptions if t["created_at"].startswith("2025-01-03")]
+    day2 = [t for t in transcriptions if str(t["created_at"]).startswith("2025-01-03")]
     changed = day2[3]["id"]
     api.transcripts.retranscribe(changed, updated_at=U0 + timedelta(minutes=5), sentences=130)
     api.transcripts.delete([day2[7]["id"]])
-    new = {**day2[0], "id": "t-new-1", "created_at": day2[0]["created_at"].replace("T", "T", 1)}
+    first = next(t for t in api.transcripts.records() if t["id"] == day2[0]["id"])
+    new = {**first, "id": "t-new-1"}
     api.transcripts.insert([new], sentences={"t-new-1": 3}, updated_at=U0 + timedelta(minutes=9))
     api.stats.reset()
 
-    out = sync(bucket)
+    out = sync(bucket, file_format=file_format)
 
     objects = read_objects(s3_client, bucket)
     transcriptions, sentences = expected(api, D1, D3)
     assert table_rows(objects, "sentences") == sentences
     assert table_rows(objects, "transcriptions") == transcriptions
     assert out["transcripts"]["read"] == 2  # the retranscribed one and the new one
+    assert out["transcripts"]["kept"] == len(day2) - 2  # all but the deleted and the retranscribed: from the lake
     # the scan (1 page), the window's list (1 page), 2 + 1 sentence pages
     assert api.stats.total_cost == out["cost"] == 1 + math.ceil(len(day2) / 100) + 2 + 1
 
@@ -123,7 +158,7 @@ def test_max_points_stops_at_a_window_boundary_and_the_next_run_resumes(api, s3_
     [
         ({"max_points": 0}, "max_points"),
         ({"max_points": -5}, "max_points"),
-        ({"file_format": "parquet"}, "file_format"),
+        ({"file_format": "csv"}, "file_format"),
         ({"filters": {"platform": "zoom"}}, "platform"),
         ({"filters": {"updated_at_gte": "2025-01-01T00:00:00Z"}}, "updated_at_gte"),
     ],
@@ -149,10 +184,11 @@ def test_both_operators_run_in_a_dag(api, s3_client, bucket, airflow_db):
     assert sentences and table_rows(read_objects(s3_client, bucket), "sentences") == sentences
 
 
-def test_change_sync_under_faults_equals_the_api_within_the_cost_bound(api, s3_client, bucket):
-    export(bucket)
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_change_sync_under_faults_equals_the_api_within_the_cost_bound(api, s3_client, bucket, file_format):
+    export(bucket, file_format=file_format)
     transcriptions, _ = expected(api, D1, D3)
-    day1 = [t for t in transcriptions if t["created_at"].startswith("2025-01-02")]
+    day1 = [t for t in transcriptions if str(t["created_at"]).startswith("2025-01-02")]
     for n, t in enumerate(day1[:3]):
         api.transcripts.retranscribe(t["id"], updated_at=U0 + timedelta(minutes=n + 1))
     api.transcripts.delete([day1[5]["id"]])
@@ -160,7 +196,7 @@ def test_change_sync_under_faults_equals_the_api_within_the_cost_bound(api, s3_c
     api.faults.boundary_quirk_rate = 0.5
     api.stats.reset()
 
-    out = sync(bucket)
+    out = sync(bucket, file_format=file_format)
 
     api.faults.error_rate = api.faults.throttle_rate = api.faults.boundary_quirk_rate = 0.0
     objects = read_objects(s3_client, bucket)

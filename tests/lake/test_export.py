@@ -18,6 +18,7 @@ from airflow_provider_conversations.api.wire import Page
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
 from airflow_provider_conversations.lake.parts import LocalPart
+from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA
 from airflow_provider_conversations.lake.windows import Window, split_windows
 from airflow_provider_conversations.timestamps import format_timestamp
 
@@ -37,7 +38,7 @@ class PublishFailed(Exception):
 class MemoryDestination:
     """Commits into a dict; can fail, or hold, the commit of chosen windows."""
 
-    file_format, compression = "jsonl", None
+    file_format, compression, schema = "jsonl", None, CONVERSATIONS_SCHEMA
 
     def __init__(self, fail: set[int] = frozenset(), hold: dict[int, threading.Event] | None = None) -> None:
         self.fail, self.hold = fail, hold or {}

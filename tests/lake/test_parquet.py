@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_conversations.api.codec import decode
-from airflow_provider_conversations.lake.parquet import ParquetPartWriter, arrow_schema, to_row
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, TABLE_COLUMNS
+from airflow_provider_conversations.lake.parquet import ParquetPartWriter, arrow_schema, from_row, to_row
+from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, SENTENCES_SCHEMA, TABLE_COLUMNS
 from airflow_provider_conversations.testing.records import make_conversation
 
 UTC = timezone.utc
@@ -245,3 +245,67 @@ def test_parts_are_hashed_as_they_are_written(tmp_path):
     assert [(p.records, p.size, p.md5) for p in parts] == [
         (p.records, len(b := p.path.read_bytes()), hashlib.md5(b).hexdigest()) for p in parts
     ]
+
+
+def sentence(index: int, **changes) -> dict:
+    row = {
+        "id": "t-1",
+        "start_time": 1.25 + index,
+        "end_time": 2.5 + index,
+        "order_number": index,
+        "recording_attendee_id": "a-1",
+        "text": f"sentence {index}",
+        "conversation": {"id": "c-1", "_href": "https://api.example/v2/conversations/c-1"},
+        "transcription_id": "t-1",
+        "conversation_id": "c-1",
+        "sentence_index": index,
+    }
+    return {**row, **changes}
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "extra"),
+    [
+        (3.5, 3.5, None),
+        (0, 0.0, None),  # an integer a double holds exactly
+        (2**53, float(2**53), None),
+        (2**53 + 1, None, 2**53 + 1),  # a double would round it
+        (True, None, True),
+        ("1.5", None, "1.5"),
+    ],
+)
+def test_a_number_column_holds_doubles_and_integers_a_double_holds_exactly(value, column, extra):
+    row = to_row(sentence(0, start_time=value), schema=SENTENCES_SCHEMA, on_misfit=lambda *_: None)
+    assert row["start_time"] == column and type(row["start_time"]) is type(column)
+    assert (json.loads(row[EXTRA_JSON])["start_time"] if row[EXTRA_JSON] else None) == extra
+
+
+def test_a_number_no_double_holds_exactly_keeps_its_text():
+    rec = decode(b'{"id": "t-1", "start_time": 0.10000000000000000000001, "transcription_id": "t-1"}')
+    row = to_row(rec, schema=SENTENCES_SCHEMA, on_misfit=lambda *_: None)
+    assert row["start_time"] is None and row[EXTRA_JSON] == '{"start_time":0.10000000000000000000001}'
+
+
+def test_a_sentence_that_does_not_fit_is_logged_by_its_transcription_and_position(caplog):
+    to_row(sentence(7, order_number="seven"), schema=SENTENCES_SCHEMA)
+    assert "Sentence ('t-1', 7): the value of order_number does not fit its column (integer)" in caplog.text
+
+
+def test_rows_read_back_rebuild_records_that_write_the_same_bytes(tmp_path):
+    """What the change sync keeps from the lake: Parquet rows rebuilt into records write the same part again."""
+    records = [sentence(0), sentence(1, order_number=None), sentence(2, start_time=3)]
+    records += [sentence(3, text="lone \udc00 surrogate", mood="new field"), sentence(4, end_time=2**60)]
+    records.append(decode(b'{"id": "t-1", "start_time": 1e400, "transcription_id": "t-1", "sentence_index": 5}'))
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = ParquetPartWriter(tmp_path / "a", schema=SENTENCES_SCHEMA, compression="zstd", max_records=100)
+    for rec in records:
+        first.write(rec)
+    [part] = first.close()
+    rebuilt = [from_row(row) for row in pq.read_table(part.path).to_pylist()]
+    second = ParquetPartWriter(tmp_path / "b", schema=SENTENCES_SCHEMA, compression="zstd", max_records=100)
+    for rec in rebuilt:
+        second.write(rec)
+    [again] = second.close()
+    assert again.md5 == part.md5 and again.path.read_bytes() == part.path.read_bytes()
+    assert rebuilt[1]["order_number"] is None and rebuilt[3]["mood"] == "new field"
+    assert rebuilt[4]["end_time"] == 2**60 and rebuilt[2]["start_time"] == 3.0

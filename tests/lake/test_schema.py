@@ -9,10 +9,14 @@ from datetime import datetime, timezone
 from airflow_provider_conversations.lake.schema import (
     ARROW_TYPES,
     CONVERSATION_FIELDS,
+    CONVERSATIONS_SCHEMA,
     EXTRA_JSON,
+    SENTENCES_SCHEMA,
     TABLE_COLUMNS,
+    TRANSCRIPTIONS_SCHEMA,
     schema_description,
 )
+from airflow_provider_conversations.reading.sentences import ADDED_KEYS
 from airflow_provider_conversations.testing.records import make_conversation
 
 _REF = {"id": "string", "_href": "string"}
@@ -69,5 +73,21 @@ def test_descriptions_per_format():
 
 def test_a_typed_table_has_every_field_then_extra_json_with_known_kinds():
     assert [c.name for c in TABLE_COLUMNS] == [*(f.name for f in CONVERSATION_FIELDS), EXTRA_JSON]
-    assert {c.kind for c in TABLE_COLUMNS} == set(ARROW_TYPES)  # every kind is used, none is unknown
+    schemas = (CONVERSATIONS_SCHEMA, SENTENCES_SCHEMA, TRANSCRIPTIONS_SCHEMA)
+    assert {c.kind for s in schemas for c in s.columns} == set(ARROW_TYPES)  # every kind is used, none is unknown
     assert [d["name"] for d in schema_description("parquet")] == [c.name for c in TABLE_COLUMNS]
+    for schema in schemas:
+        assert [d["name"] for d in schema_description("parquet", schema)] == [c.name for c in schema.columns]
+        assert schema.columns[-1].name == EXTRA_JSON and len({c.name for c in schema.columns}) == len(schema.columns)
+
+
+def test_the_transcripts_tables_hold_the_fields_the_api_notes_name():
+    """The transcription and sentence fields of api-notes, and the three keys the export adds to a sentence."""
+    transcription = ["id", "language_code", "created_at", "updated_at", "conversation"]
+    transcription += ["transcription_sentences", "transcription_artifact"]
+    assert [f.name for f in TRANSCRIPTIONS_SCHEMA.fields] == transcription
+    sentence = ["id", "start_time", "end_time", "order_number", "recording_attendee_id", "text", "conversation"]
+    assert [f.name for f in SENTENCES_SCHEMA.fields] == [*sentence, *ADDED_KEYS]
+    kinds = {f.name: f.kind for f in SENTENCES_SCHEMA.fields}
+    assert (kinds["start_time"], kinds["order_number"], kinds["sentence_index"]) == ("number", "integer", "integer")
+    assert SENTENCES_SCHEMA.row_key({"transcription_id": "t1", "sentence_index": 4, "id": "t1"}) == ("t1", 4)

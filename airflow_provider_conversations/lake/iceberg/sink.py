@@ -45,6 +45,7 @@ from airflow_provider_conversations.lake.iceberg.reads import (
 )
 from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
 from airflow_provider_conversations.lake.parts import LocalPart
+from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA
 from airflow_provider_conversations.lake.windows import Window, window_of
 from airflow_provider_conversations.timestamps import format_timestamp
 
@@ -70,6 +71,7 @@ class IcebergDestination:
     """
 
     file_format = "parquet"
+    schema = CONVERSATIONS_SCHEMA
 
     def __init__(
         self,

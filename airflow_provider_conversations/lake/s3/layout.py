@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.formats import check_compression, check_file_format, extension
+from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA, TableSchema
 from airflow_provider_conversations.lake.settings import check_s3_prefix
 from airflow_provider_conversations.lake.windows import Window
 
@@ -38,11 +39,13 @@ class PartitionLayout:
     :param compression: ``None`` or ``"gzip"`` for JSONL; ``None``, ``"snappy"``, ``"gzip"`` or
         ``"zstd"`` for Parquet.
     :param file_format: ``"jsonl"`` or ``"parquet"``.
+    :param schema: the records the table holds (conversations by default).
     """
 
     prefix: str
     compression: str | None = None
     file_format: str = "jsonl"
+    schema: TableSchema = CONVERSATIONS_SCHEMA
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix", check_s3_prefix(self.prefix))

@@ -41,7 +41,7 @@ def manifest_bytes(parts: WindowParts, layout: PartitionLayout, filters: dict[st
     }
     if layout.file_format != "jsonl":
         body["file_format"] = layout.file_format
-        body["schema"] = schema_description(layout.file_format)
+        body["schema"] = schema_description(layout.file_format, layout.schema)
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 

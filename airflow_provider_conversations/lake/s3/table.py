@@ -24,6 +24,7 @@ never leaves a committed window unreadable.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import threading
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_conversations.api.codec import decode
 from airflow_provider_conversations.exceptions import ConversationsDestinationError
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts, WindowResult
 from airflow_provider_conversations.lake.parts import LocalPart
@@ -47,6 +49,20 @@ from airflow_provider_conversations.lake.s3.manifest import CommittedVersion, ma
 from airflow_provider_conversations.lake.settings import control_object_args, read_back_args
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import format_timestamp
+
+
+def _records(key: str, data: bytes) -> list[dict[str, Any]]:
+    """The records of a data object of ours (JSONL, gzipped JSONL or Parquet), in order."""
+    if key.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        from airflow_provider_conversations.lake.parquet import from_row
+
+        return [from_row(row) for row in pq.read_table(io.BytesIO(data)).to_pylist()]
+    if key.endswith(".gz"):
+        data = gzip.decompress(data)
+    return [decode(line) for line in data.splitlines() if line.strip()]
+
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -86,7 +102,7 @@ class S3Table:
         self.shape = TableShape(window_size, layout.file_format, layout.compression, self.filters)
         self.extra_args = dict(extra_args or {})
         self.lease_seconds, self.lease_wait_seconds = lease_seconds, lease_wait_seconds
-        self.file_format, self.compression = layout.file_format, layout.compression
+        self.file_format, self.compression, self.schema = layout.file_format, layout.compression, layout.schema
         self.client = s3.get_conn()
         self._claimed = False  # the table's marker holds this task's shape
         self._refused: BaseException | None = None
@@ -231,15 +247,14 @@ class S3Table:
         return key in set(self.s3.list_keys(bucket_name=self.bucket, prefix=key) or [])
 
     def committed_rows(self, window: Window) -> list[dict[str, Any]] | None:
-        """The rows of the window's committed version, read through its manifest, in order (JSONL tables).
+        """The records of the window's committed version, read through its manifest, in order.
+
+        A Parquet row is rebuilt into its record (:func:`~..parquet.from_row`).
 
         :param window: the window.
-        :return: its rows, or ``None`` when the window has no committed version.
-        :raises ConversationsDestinationError: a Parquet table (its rows are not read back), or a part the
-            manifest lists is missing.
+        :return: its records, or ``None`` when the window has no committed version.
+        :raises ConversationsDestinationError: a part the manifest lists is missing.
         """
-        if self.file_format != "jsonl":
-            raise ConversationsDestinationError(f"{self.uri}: only JSONL windows are read back, not {self.file_format}")
         manifest_key = self.layout.manifest_key(window)
         try:
             raw = self.client.get_object(Bucket=self.bucket, Key=manifest_key, **read_back_args(self.extra_args))
@@ -254,10 +269,7 @@ class S3Table:
                 raise ConversationsDestinationError(
                     f"{manifest_key} lists {part['key']}, which is missing: the window cannot be read back"
                 ) from None
-            data = obj["Body"].read()
-            if part["key"].endswith(".gz"):
-                data = gzip.decompress(data)
-            rows += [json.loads(line) for line in data.splitlines() if line.strip()]
+            rows += _records(part["key"], obj["Body"].read())
         return rows
 
     def _committed(self, manifest_key: str) -> CommittedVersion:

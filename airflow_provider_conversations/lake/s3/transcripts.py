@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.destination import WindowParts, WindowResult
 from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.windows import Window
+from airflow_provider_conversations.timestamps import parse_api_timestamp
 
 __all__ = ["SENTENCES", "TRANSCRIPTIONS", "CommittedTranscripts", "TranscriptTables"]
 
@@ -29,6 +31,16 @@ __all__ = ["SENTENCES", "TRANSCRIPTIONS", "CommittedTranscripts", "TranscriptTab
 SENTENCES = "sentences"
 #: The sub-prefix of the transcriptions table.
 TRANSCRIPTIONS = "transcriptions"
+
+
+def _same_instant(committed: Any, listed: Any) -> bool:
+    """Whether two ``updated_at`` values are the same instant (a Parquet row's is rebuilt in the API's form)."""
+    if committed == listed:
+        return True
+    try:
+        return parse_api_timestamp(committed, "updated_at") == parse_api_timestamp(listed, "updated_at")
+    except (TypeError, ValueError, ConversationsFilterError):  # a value that is no timestamp: not the same
+        return False
 
 
 class CommittedTranscripts:
@@ -50,7 +62,7 @@ class CommittedTranscripts:
         :param transcription: the transcription as the list returns it now.
         """
         tid = str(transcription["id"])
-        if tid not in self.updated_at or self.updated_at[tid] != transcription.get("updated_at"):
+        if tid not in self.updated_at or not _same_instant(self.updated_at[tid], transcription.get("updated_at")):
             return None
         return sorted(self.rows.get(tid, []), key=lambda row: int(row["sentence_index"]))
 
