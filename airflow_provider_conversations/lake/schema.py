@@ -102,7 +102,8 @@ TRANSCRIPTION_FIELDS: tuple[SchemaField, ...] = (
 )
 
 #: The fields of a sentence row: the sentence as ``/v2/transcriptions/{id}/sentences`` returns it, then the
-#: three keys the export adds (:data:`~airflow_provider_conversations.reading.sentences.ADDED_KEYS`).
+#: three keys the hook adds (:data:`~airflow_provider_conversations.reading.sentences.ADDED_KEYS`), then the
+#: transcription's ``created_at``, which the export adds: the row's window and partition.
 SENTENCE_FIELDS: tuple[SchemaField, ...] = (
     SchemaField("id", "string", "ID of the transcription (the same on every sentence of it)"),
     SchemaField("start_time", "number", "When the sentence starts in the recording"),
@@ -116,6 +117,11 @@ SENTENCE_FIELDS: tuple[SchemaField, ...] = (
     SchemaField(
         "sentence_index", "integer", "0-based position in the API's order; with transcription_id the row's key"
     ),
+    SchemaField(
+        "transcription_created_at",
+        "timestamp",
+        "The transcription's created_at: the row's window (added by the export)",
+    ),
 )
 
 
@@ -125,12 +131,14 @@ class TableSchema:
 
     :param name: what one row is, for log lines (``"conversation"``, ``"sentence"``, ...).
     :param fields: the record's fields, in order.
-    :param key: the fields that identify a row.
+    :param key: the fields that identify a row (a typed table sorts its rows by them within a window).
+    :param window_field: the timestamp field the table is windowed and partitioned by.
     """
 
     name: str
     fields: tuple[SchemaField, ...]
     key: tuple[str, ...] = ("id",)
+    window_field: str = "created_at"
 
     @property
     def columns(self) -> tuple[SchemaField, ...]:
@@ -151,7 +159,9 @@ CONVERSATIONS_SCHEMA = TableSchema("conversation", CONVERSATION_FIELDS)
 #: The transcripts' transcriptions table.
 TRANSCRIPTIONS_SCHEMA = TableSchema("transcription", TRANSCRIPTION_FIELDS)
 #: The transcripts' sentences table (a row is named by its transcription and position).
-SENTENCES_SCHEMA = TableSchema("sentence", SENTENCE_FIELDS, key=("transcription_id", "sentence_index"))
+SENTENCES_SCHEMA = TableSchema(
+    "sentence", SENTENCE_FIELDS, key=("transcription_id", "sentence_index"), window_field="transcription_created_at"
+)
 
 #: The columns of a conversations table in Parquet, in order: every field of the record, then ``extra_json``.
 TABLE_COLUMNS: tuple[SchemaField, ...] = CONVERSATIONS_SCHEMA.columns

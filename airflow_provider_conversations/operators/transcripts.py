@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from airflow_provider_conversations.utils.resume import WindowResume
     from airflow_provider_conversations.version_compat import Context
 
-__all__ = ["TranscriptsS3Destination", "in_order"]
+__all__ = ["WINDOW_KEY", "TranscriptsS3Destination", "in_order"]
+
+#: The key the export adds to each sentence after the hook's: its transcription's ``created_at`` (its window).
+WINDOW_KEY = SENTENCES_SCHEMA.window_field
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -214,7 +217,8 @@ class TranscriptsS3Destination(S3Destination):
                 return kept, False
             ref = record.get("conversation")
             cid = ref.get("id") if isinstance(ref, dict) else None
-            return hook.read_sentences(record["id"], conversation_id=None if cid is None else str(cid)).rows, True
+            read = hook.read_sentences(record["id"], conversation_id=None if cid is None else str(cid))
+            return [{**row, WINDOW_KEY: record.get("created_at")} for row in read.rows], True
 
         exports = [
             RangeExport(

@@ -31,14 +31,13 @@ def api(conversations_api_factory, set_conn):
 
 
 FORMATS = ["jsonl", "parquet"]
+TIMESTAMPS = ("created_at", "updated_at", "transcription_created_at")
 
 
 def comparable(record: dict) -> dict:
     """A record with its null fields left out and its timestamps as instants: JSONL and Parquet rows compare equal."""
     return {
-        k: datetime.fromisoformat(v.replace("Z", "+00:00"))
-        if k in ("created_at", "updated_at") and isinstance(v, str)
-        else v
+        k: datetime.fromisoformat(v.replace("Z", "+00:00")) if k in TIMESTAMPS and isinstance(v, str) else v
         for k, v in record.items()
         if v is not None
     }
@@ -71,7 +70,13 @@ def expected(api, gte: datetime, lt: datetime) -> tuple[list[dict], list[dict]]:
         key=lambda t: (t["created_at"], t["id"]),
     )
     rows = [
-        {**s, "transcription_id": t["id"], "conversation_id": t["conversation"]["id"], "sentence_index": i}
+        {
+            **s,
+            "transcription_id": t["id"],
+            "conversation_id": t["conversation"]["id"],
+            "sentence_index": i,
+            "transcription_created_at": t["created_at"],
+        }
         for t in ts
         for i, s in enumerate(api.transcripts.sentences(t["id"]))
     ]

@@ -87,7 +87,8 @@ def test_the_transcripts_tables_hold_the_fields_the_api_notes_name():
     transcription += ["transcription_sentences", "transcription_artifact"]
     assert [f.name for f in TRANSCRIPTIONS_SCHEMA.fields] == transcription
     sentence = ["id", "start_time", "end_time", "order_number", "recording_attendee_id", "text", "conversation"]
-    assert [f.name for f in SENTENCES_SCHEMA.fields] == [*sentence, *ADDED_KEYS]
+    assert [f.name for f in SENTENCES_SCHEMA.fields] == [*sentence, *ADDED_KEYS, SENTENCES_SCHEMA.window_field]
+    assert SENTENCES_SCHEMA.window_field == "transcription_created_at"
     kinds = {f.name: f.kind for f in SENTENCES_SCHEMA.fields}
     assert (kinds["start_time"], kinds["order_number"], kinds["sentence_index"]) == ("number", "integer", "integer")
     assert SENTENCES_SCHEMA.row_key({"transcription_id": "t1", "sentence_index": 4, "id": "t1"}) == ("t1", 4)
