@@ -186,7 +186,9 @@ def run_export(api: FakeConversationsAPI, s3: str, prefix: str, days: int) -> di
     }
 
 
-def change(api: FakeConversationsAPI, rng: random.Random, share: float, new: int, deleted: int, at: datetime) -> set:
+def change(
+    api: FakeConversationsAPI, rng: random.Random, share: float, new: int, deleted: int, at: datetime
+) -> set[str]:
     """Reprocess ``share`` of the transcriptions, insert ``new`` and delete ``deleted`` ones, all
     updated in ``[at, at + 1 h)``; return the ids whose sentences a sync must read."""
     ids = sorted(t["id"] for t in api.transcripts.records())
@@ -196,8 +198,7 @@ def change(api: FakeConversationsAPI, rng: random.Random, share: float, new: int
     for n, tid in enumerate(reprocessed):
         api.transcripts.retranscribe(tid, updated_at=at + step * n, sentences=sentence_count(rng))
     api.transcripts.delete(gone)
-    template = api.transcripts.get(ids[0])
-    assert template is not None
+    template = next(t for t in api.transcripts.records())
     days = sorted({t["created_at"][:10] for t in api.transcripts.records()})
     inserted = [
         {
@@ -246,8 +247,8 @@ def run_sync(
         "new": new,
         "deleted": deleted,
         "touched_windows": len(touched),
-        "sentences_read": out["transcripts"]["read"],
-        "sentences_kept_from_lake": out["transcripts"]["kept"],
+        "transcriptions_read": out["transcripts"]["read"],  # their sentences from the API
+        "transcriptions_kept": out["transcripts"]["kept"],  # their sentences from the lake
         "requests": api.stats.requests,
         "points": api.stats.total_cost,
         "points_returned": out["cost"],
