@@ -52,6 +52,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/change_sync_cost.py
+	$(BIN)/python benchmarks/transcripts_cost.py --paced --out .bench/transcripts_cost.json
 	$(BIN)/python benchmarks/iceberg_bench.py
 
 clean:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_conversations import exceptions
+from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA, TRANSCRIPTIONS_SCHEMA, TableSchema
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -66,11 +67,19 @@ def test_changelog_is_one_release_list_without_tracker_numbers():
     assert not re.search(r"\bissue \d+|#\d+\b|\(was\b", text, flags=re.IGNORECASE)
 
 
-def athena_tables() -> dict[str, list[str]]:
-    """The ``CREATE EXTERNAL TABLE`` statements of docs/layout.rst: table name -> its columns, in order."""
-    text = (DOCS / "layout.rst").read_text()
+COLUMN = r"(\w+) (string|bigint|boolean|timestamp|double|struct<[^>]*>)"
+
+
+def athena_columns(page: str = "layout.rst") -> dict[str, list[tuple[str, str]]]:
+    """The ``CREATE EXTERNAL TABLE`` statements of ``docs/<page>``: table name -> its (column, type)s, in order."""
+    text = (DOCS / page).read_text()
     tables = re.findall(r"CREATE EXTERNAL TABLE (\w+) \((.*?)\n   \)\n   PARTITIONED BY", text, flags=re.DOTALL)
-    return {name: re.findall(r"(\w+) (?:string|bigint|boolean|timestamp|struct<)", body) for name, body in tables}
+    return {name: re.findall(COLUMN, body) for name, body in tables}
+
+
+def athena_tables(page: str = "layout.rst") -> dict[str, list[str]]:
+    """The ``CREATE EXTERNAL TABLE`` statements of ``docs/<page>``: table name -> its columns, in order."""
+    return {name: [column for column, _ in columns] for name, columns in athena_columns(page).items()}
 
 
 def test_athena_tables_declare_every_field_of_the_schema():
@@ -80,3 +89,46 @@ def test_athena_tables_declare_every_field_of_the_schema():
     tables = athena_tables()
     assert tables["conversations"] == fields  # JSONL: every field, no extra_json (the SerDe ignores the rest)
     assert tables["conversations_parquet"] == [*fields, EXTRA_JSON]
+
+
+def fake_api_rows() -> dict[str, dict]:
+    """A transcription and a sentence row (with the export's added keys) as the fake API returns them."""
+    import random
+
+    from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA
+    from airflow_provider_conversations.reading.sentences import ADDED_KEYS
+    from airflow_provider_conversations.testing import generate_conversations, make_transcription
+    from airflow_provider_conversations.testing.transcript_records import SentencePlan, make_sentences
+
+    transcription = make_transcription(generate_conversations(1)[0], random.Random(0))
+    (sentence,) = make_sentences(SentencePlan(transcription["id"], transcription["conversation"]["id"], 1))
+    added = dict.fromkeys((*ADDED_KEYS, SENTENCES_SCHEMA.window_field))
+    return {"transcriptions": transcription, "sentences": {**sentence, **added}}
+
+
+def test_transcripts_athena_jsonl_tables_declare_every_field_the_api_returns():
+    tables = athena_columns("transcripts.rst")
+    for table, row in fake_api_rows().items():
+        assert [column for column, _ in tables[table]] == list(row), table
+        references = {column for column, kind in tables[table] if kind.startswith("struct<")}
+        assert references == {key for key, value in row.items() if isinstance(value, dict)}, table
+
+
+# The Athena type of each kind of column of lake.schema in a Parquet table.
+ATHENA_TYPES = {
+    "string": "string",
+    "integer": "bigint",
+    "number": "double",
+    "boolean": "boolean",
+    "timestamp": "timestamp",
+    "reference": "struct<id:string,_href:string>",
+    "json": "string",
+}
+
+
+@pytest.mark.parametrize(
+    ("table", "schema"), [("transcriptions", TRANSCRIPTIONS_SCHEMA), ("sentences", SENTENCES_SCHEMA)]
+)
+def test_transcripts_athena_parquet_tables_match_the_schema(table: str, schema: TableSchema):
+    expected = [(f.name, ATHENA_TYPES[f.kind]) for f in schema.columns]
+    assert athena_columns("transcripts.rst")[f"{table}_parquet"] == expected
