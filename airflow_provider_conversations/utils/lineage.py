@@ -14,13 +14,14 @@ part and manifest as an output of its own).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_conversations.api.connection import ENDPOINT_PATH
-from airflow_provider_conversations.lake.schema import schema_description
+from airflow_provider_conversations.api.transcriptions import TRANSCRIPTIONS_PATH
+from airflow_provider_conversations.lake.schema import TableSchema, schema_description
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -133,8 +134,17 @@ def _schema_facet(columns: list[dict[str, Any]]) -> Any:
 
 
 def _lineage(
-    api_base_url: str, namespace: str, name: str, facets: dict[str, Any], records: int | None, size: int | None
+    api_base_url: str,
+    namespace: str,
+    name: str,
+    facets: dict[str, Any],
+    records: int | None,
+    size: int | None,
+    *,
+    endpoint: str = ENDPOINT_PATH,
+    more: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> OperatorLineage:
+    """The API's ``endpoint`` in; the table ``name`` out (with the statistics), then the tables of ``more``."""
     from airflow.providers.common.compat.openlineage.facet import (
         Dataset,
         OutputDataset,
@@ -146,8 +156,11 @@ def _lineage(
     if records is not None:
         output_facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=records, size=size)
     return OperatorLineage(
-        inputs=[Dataset(namespace=api_namespace(api_base_url), name=ENDPOINT_PATH)],
-        outputs=[OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets)],
+        inputs=[Dataset(namespace=api_namespace(api_base_url), name=endpoint)],
+        outputs=[
+            OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets),
+            *(OutputDataset(namespace=namespace, name=other, facets=other_facets) for other, other_facets in more),
+        ],
     )
 
 
@@ -183,6 +196,36 @@ def operator_lineage(
         return None
     facets = {"schema": _schema_facet(schema_description(file_format))}
     return _lineage(api_base_url, f"s3://{bucket}", table_name(prefix), facets, records, size)
+
+
+def transcripts_lineage(
+    *,
+    api_base_url: str,
+    bucket: str,
+    tables: Sequence[tuple[str, TableSchema]],
+    file_format: str,
+    records: int | None = None,
+    size: int | None = None,
+) -> OperatorLineage | None:
+    """The transcripts export's lineage: ``/v2/transcriptions`` in; each table of ``tables`` out, or ``None``.
+
+    :param api_base_url: the connection's base URL.
+    :param bucket: destination bucket (the outputs' namespace).
+    :param tables: each table's key prefix and records; the first gets the output statistics.
+    :param file_format: ``"jsonl"`` or ``"parquet"`` (the schema facets' fields).
+    :param records: the first table's rows written (``None`` before the run: no statistics).
+    :param size: bytes of the first table's data objects written.
+    """
+    if not _openlineage_installed():
+        return None
+    outputs = [
+        (table_name(prefix), {"schema": _schema_facet(schema_description(file_format, schema))})
+        for prefix, schema in tables
+    ]
+    (name, facets), *more = outputs
+    return _lineage(
+        api_base_url, f"s3://{bucket}", name, facets, records, size, endpoint=TRANSCRIPTIONS_PATH, more=more
+    )
 
 
 def iceberg_lineage(

@@ -50,3 +50,27 @@ def test_before_the_run_there_are_no_statistics():
 def test_without_the_openlineage_provider_there_is_no_lineage(monkeypatch):
     monkeypatch.setitem(sys.modules, "airflow.providers.openlineage.extractors", None)
     assert operator_lineage(api_base_url="https://a.example", bucket="b", prefix="p", file_format="jsonl") is None
+
+
+def test_transcripts_lineage_reads_the_transcriptions_and_writes_both_tables_with_their_schemas():
+    from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA, TRANSCRIPTIONS_SCHEMA
+    from airflow_provider_conversations.utils.lineage import transcripts_lineage
+
+    lineage = transcripts_lineage(
+        api_base_url="https://api.example.com/v2",
+        bucket="lake",
+        tables=[("raw/t/sentences", SENTENCES_SCHEMA), ("raw/t/transcriptions", TRANSCRIPTIONS_SCHEMA)],
+        file_format="parquet",
+        records=12,
+        size=345,
+    )
+    assert lineage is not None
+    assert lineage.inputs == [Dataset(namespace="https://api.example.com", name="/v2/transcriptions")]
+    sentences, transcriptions = lineage.outputs
+    assert [(o.namespace, o.name) for o in lineage.outputs] == [
+        ("s3://lake", "raw/t/sentences"),
+        ("s3://lake", "raw/t/transcriptions"),
+    ]
+    assert [f.name for f in sentences.facets["schema"].fields] == [c.name for c in SENTENCES_SCHEMA.columns]
+    assert [f.name for f in transcriptions.facets["schema"].fields] == [c.name for c in TRANSCRIPTIONS_SCHEMA.columns]
+    assert (sentences.outputFacets["outputStatistics"].rowCount, transcriptions.outputFacets) == (12, {})
