@@ -130,11 +130,7 @@ def lake_equals_api(api: FakeConversationsAPI, s3: str, prefix: str) -> bool:
     ts = api.transcripts.records()
     expected = {
         "transcriptions": ts,
-        "sentences": [
-            {**s, "transcription_id": t["id"], "conversation_id": t["conversation"]["id"], "sentence_index": i}
-            for t in ts
-            for i, s in enumerate(api.transcripts.sentences(t["id"]))
-        ],
+        "sentences": [row for t in ts for row in api.transcripts.sentence_rows(t["id"])],
     }
     for table, rows in expected.items():
         keys = sorted(

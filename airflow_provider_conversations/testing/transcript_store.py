@@ -174,6 +174,25 @@ class TranscriptStore:
                 built = self._sentences[tid] = make_sentences(self._plans[tid])
             return built
 
+    def sentence_rows(self, tid: str) -> list[dict[str, Any]]:
+        """The rows the transcripts export writes for the transcription: each sentence with the added keys.
+
+        ``transcription_id``, ``conversation_id``, ``sentence_index`` and ``transcription_created_at``
+        (the sentences table's columns, :data:`~airflow_provider_conversations.lake.schema.SENTENCE_FIELDS`).
+
+        :param tid: the transcription's id.
+        :raises KeyError: if no transcription has this id.
+        """
+        transcription = self.get(tid)
+        if transcription is None:
+            raise KeyError(f"sentence_rows: no transcription with id {tid!r}")
+        added = {
+            "transcription_id": tid,
+            "conversation_id": transcription["conversation"]["id"],
+            "transcription_created_at": transcription["created_at"],
+        }
+        return [{**s, **added, "sentence_index": i} for i, s in enumerate(self.sentences(tid))]
+
     def artifact(self, tid: str) -> str:
         """The signed URL of the transcription's transcript file.
 

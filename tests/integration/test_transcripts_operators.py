@@ -69,17 +69,7 @@ def expected(api, gte: datetime, lt: datetime) -> tuple[list[dict], list[dict]]:
         (t for t in api.transcripts.records() if gte.isoformat()[:10] <= t["created_at"][:10] < lt.isoformat()[:10]),
         key=lambda t: (t["created_at"], t["id"]),
     )
-    rows = [
-        {
-            **s,
-            "transcription_id": t["id"],
-            "conversation_id": t["conversation"]["id"],
-            "sentence_index": i,
-            "transcription_created_at": t["created_at"],
-        }
-        for t in ts
-        for i, s in enumerate(api.transcripts.sentences(t["id"]))
-    ]
+    rows = [row for t in ts for row in api.transcripts.sentence_rows(t["id"])]
     return [comparable(t) for t in ts], [comparable(row) for row in rows]
 
 
