@@ -28,7 +28,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,17 +51,18 @@ from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import format_timestamp
 
 
-def _records(key: str, data: bytes) -> list[dict[str, Any]]:
-    """The records of a data object of ours (JSONL, gzipped JSONL or Parquet), in order."""
+def _records(key: str, data: bytes) -> Iterator[dict[str, Any]]:
+    """The records of a data object of ours (JSONL, gzipped JSONL or Parquet), in order, one batch decoded at a time."""
     if key.endswith(".parquet"):
         import pyarrow.parquet as pq
 
         from airflow_provider_conversations.lake.parquet import from_row
 
-        return [from_row(row) for row in pq.read_table(io.BytesIO(data)).to_pylist()]
-    if key.endswith(".gz"):
-        data = gzip.decompress(data)
-    return [decode(line) for line in data.splitlines() if line.strip()]
+        for batch in pq.ParquetFile(io.BytesIO(data)).iter_batches():
+            yield from map(from_row, batch.to_pylist())
+        return
+    lines = gzip.GzipFile(fileobj=io.BytesIO(data)) if key.endswith(".gz") else io.BytesIO(data)
+    yield from (decode(line) for line in lines if line.strip())
 
 
 if TYPE_CHECKING:
@@ -249,28 +250,41 @@ class S3Table:
     def committed_rows(self, window: Window) -> list[dict[str, Any]] | None:
         """The records of the window's committed version, read through its manifest, in order.
 
-        A Parquet row is rebuilt into its record (:func:`~..parquet.from_row`).
-
         :param window: the window.
         :return: its records, or ``None`` when the window has no committed version.
         :raises ConversationsDestinationError: a part the manifest lists is missing.
+        """
+        records = self.committed_records(window)
+        return None if records is None else list(records)
+
+    def committed_records(self, window: Window) -> Iterator[dict[str, Any]] | None:
+        """The records of the window's committed version as they are read, one part in memory at a time.
+
+        The manifest is read at once; each part when the records before it have been taken. A Parquet
+        row is rebuilt into its record (:func:`~..parquet.from_row`).
+
+        :param window: the window.
+        :return: its records in order, or ``None`` when the window has no committed version.
+        :raises ConversationsDestinationError: (while iterating) a part the manifest lists is missing, e.g.
+            removed by a newer version committed meanwhile.
         """
         manifest_key = self.layout.manifest_key(window)
         try:
             raw = self.client.get_object(Bucket=self.bucket, Key=manifest_key, **read_back_args(self.extra_args))
         except self.client.exceptions.NoSuchKey:
             return None
-        body = json.loads(raw["Body"].read())
-        rows: list[dict[str, Any]] = []
-        for part in body.get("parts", []):
+        keys = [part["key"] for part in json.loads(raw["Body"].read()).get("parts", [])]
+        return self._part_records(manifest_key, keys)
+
+    def _part_records(self, manifest_key: str, keys: list[str]) -> Iterator[dict[str, Any]]:
+        for key in keys:
             try:
-                obj = self.client.get_object(Bucket=self.bucket, Key=part["key"], **read_back_args(self.extra_args))
+                obj = self.client.get_object(Bucket=self.bucket, Key=key, **read_back_args(self.extra_args))
             except self.client.exceptions.NoSuchKey:
                 raise ConversationsDestinationError(
-                    f"{manifest_key} lists {part['key']}, which is missing: the window cannot be read back"
+                    f"{manifest_key} lists {key}, which is missing: the window cannot be read back"
                 ) from None
-            rows += _records(part["key"], obj["Body"].read())
-        return rows
+            yield from _records(key, obj["Body"].read())
 
     def _committed(self, manifest_key: str) -> CommittedVersion:
         raw = self.client.get_object(Bucket=self.bucket, Key=manifest_key, **read_back_args(self.extra_args))
