@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_conversations.exceptions import ConversationsTableMismatchError
+from airflow_provider_conversations.exceptions import ConversationsDestinationError, ConversationsTableMismatchError
 from airflow_provider_conversations.lake.destination import Outcome, WindowParts
 from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.guard import TableShape, check_table_shape, claim_table_shape
@@ -215,3 +215,19 @@ def test_committed_reads_are_each_manifests_read_start_and_leave_out_windows_wit
     assert t.committed_reads([WINDOW, empty]) == {WINDOW: T1}
     staged_and_committed(t, version(tmp_path, "b", ["1", "2"], T2))  # a later read rewrote it
     assert t.committed_reads([WINDOW]) == {WINDOW: T2}
+
+
+def test_committed_records_are_read_back_part_by_part_and_a_vanished_part_is_a_clear_error(s3_client, bucket, tmp_path):
+    t = table(bucket)
+    assert t.committed_records(WINDOW) is None and t.committed_rows(WINDOW) is None
+    two = version(tmp_path, "a", ["1", "2"], T1)
+    three = version(tmp_path, "b", ["3"], T1)
+    parts = WindowParts(WINDOW, T1, parts=[*two.parts, *three.parts], pages=1)
+    committed = staged_and_committed(t, parts)
+    assert t.committed_rows(WINDOW) == [{"id": "1"}, {"id": "2"}, {"id": "3"}]
+    records = t.committed_records(WINDOW)
+    assert records is not None and next(records) == {"id": "1"}  # the first part is read
+    s3_client.delete_object(Bucket=bucket, Key=committed.keys[1])  # a newer version removed the second meanwhile
+    assert next(records) == {"id": "2"}
+    with pytest.raises(ConversationsDestinationError, match=f"lists {committed.keys[1]}, which is missing"):
+        next(records)
