@@ -19,8 +19,9 @@ windows both tables already hold, so the next run goes on where this one stopped
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -53,7 +54,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def in_order(fn: Callable[[_T], _R], items: Iterable[_T], concurrency: int) -> Iterator[_R]:
+def in_order(fn: Callable[[_T], _R], items: Iterable[_T], concurrency: int) -> Generator[_R, None, None]:
     """``map(fn, items)`` with up to ``concurrency`` calls at once, results in order, at most ``2 x concurrency`` ahead.
 
     :param fn: the call (thread-safe).
@@ -211,14 +212,16 @@ class TranscriptsS3Destination(S3Destination):
         listed = list(ties_sorted_by_id((r, ts, n) for n, page in enumerate(pages) for r, ts in page.timed))
         committed = tables.committed(window) if self.keep_unchanged_sentences else None
 
-        def sentences_of(record: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-            kept = committed.current(record) if committed is not None else None
-            if kept is not None:
-                return kept, False
+        def from_api(record: dict[str, Any]) -> list[dict[str, Any]]:
             ref = record.get("conversation")
             cid = ref.get("id") if isinstance(ref, dict) else None
             read = hook.read_sentences(record["id"], conversation_id=None if cid is None else str(cid))
-            return [{**row, WINDOW_KEY: record.get("created_at")} for row in read.rows], True
+            return [{**row, WINDOW_KEY: record.get("created_at")} for row in read.rows]
+
+        # Unchanged transcriptions keep their committed sentences, taken in one forward pass over the
+        # committed rows; the others' are read from the API, several at once, in order.
+        keep = [committed is not None and committed.is_current(record) for record, _, _ in listed]
+        to_read = [record for (record, _, _), kept in zip(listed, keep, strict=True) if not kept]
 
         exports = [
             RangeExport(
@@ -233,12 +236,16 @@ class TranscriptsS3Destination(S3Destination):
         ]
         rows = read = 0
         try:
-            reads = in_order(sentences_of, [record for record, _, _ in listed], self.concurrency(hook))
-            for (record, ts, serial), (sentences, fetched) in zip(listed, reads, strict=True):
-                for row in sentences:
-                    exports[0].route(row, ts, serial)
-                exports[1].route(record, ts, serial)
-                rows, read = rows + len(sentences), read + fetched
+            with closing(in_order(from_api, to_read, self.concurrency(hook))) as reads:
+                for (record, ts, serial), kept in zip(listed, keep, strict=True):
+                    sentences = committed.take(record) if kept and committed is not None else None
+                    if sentences is None:  # changed, new, or not to be had from the committed rows
+                        sentences = from_api(record) if kept else next(reads)
+                        read += 1
+                    for row in sentences:
+                        exports[0].route(row, ts, serial)
+                    exports[1].route(record, ts, serial)
+                    rows += len(sentences)
             sentence_results = exports[0].finish()
             exports[1].finish()
         except BaseException:

@@ -205,3 +205,23 @@ def test_change_sync_under_faults_equals_the_api_within_the_cost_bound(api, s3_c
         + sum(math.ceil(len(api.transcripts.sentences(t["id"])) / 100) or 1 for t in day1[:3])
     )
     assert out["cost"] == api.stats.total_cost <= 1.25 * sync_floor
+
+
+def test_change_sync_reads_from_the_api_what_it_cannot_keep_from_the_lake(api, s3_client, bucket):
+    """A committed sentences part gone (e.g. removed by hand): the sentences it held are read again, none lost."""
+    export(bucket, max_records_per_file=2_000)
+    transcriptions, _ = expected(api, D1, D3)
+    day2 = [t for t in transcriptions if str(t["created_at"]).startswith("2025-01-03")]
+    api.transcripts.retranscribe(day2[0]["id"], updated_at=U0 + timedelta(minutes=5), sentences=7)
+    objects = read_objects(s3_client, bucket)
+    manifest = json.loads(objects[f"{PREFIX}/sentences/date=2025-01-03/_manifest-000000-240000.json"])
+    assert len(manifest["parts"]) >= 3
+    s3_client.delete_object(Bucket=bucket, Key=manifest["parts"][1]["key"])
+    api.stats.reset()
+
+    out = sync(bucket, max_records_per_file=2_000)
+
+    _, sentences = expected(api, D1, D3)
+    assert table_rows(read_objects(s3_client, bucket), "sentences") == sentences
+    kept = out["transcripts"]["kept"]
+    assert 0 < kept < len(day2) - 1 and out["transcripts"]["read"] == len(day2) - kept

@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
 from airflow_provider_conversations.lake.destination import WindowParts, WindowResult
+from airflow_provider_conversations.lake.kept import KeptSentences
 from airflow_provider_conversations.lake.parts import LocalPart
 from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.windows import Window
@@ -44,27 +45,33 @@ def _same_instant(committed: Any, listed: Any) -> bool:
 
 
 class CommittedTranscripts:
-    """What a window's committed version holds: each transcription's ``updated_at`` and sentence rows.
+    """What a window's committed version holds: each transcription's ``updated_at``, and its sentence rows.
 
-    :param transcriptions: the committed transcription rows.
-    :param sentences: the committed sentence rows.
+    :param transcriptions: the committed transcription rows, in the committed order.
+    :param sentences: the committed sentence rows, in the committed order (read lazily, see
+        :class:`~airflow_provider_conversations.lake.kept.KeptSentences`).
     """
 
     def __init__(self, transcriptions: Iterable[dict[str, Any]], sentences: Iterable[dict[str, Any]]) -> None:
         self.updated_at = {str(t["id"]): t.get("updated_at") for t in transcriptions}
-        self.rows: dict[str, list[dict[str, Any]]] = {}
-        for row in sentences:
-            self.rows.setdefault(str(row["transcription_id"]), []).append(row)
+        self.sentences = KeptSentences(self.updated_at, sentences)
 
-    def current(self, transcription: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The committed sentence rows of ``transcription`` when they are of its listed version, else ``None``.
+    def is_current(self, transcription: dict[str, Any]) -> bool:
+        """Whether the committed version of ``transcription`` is the one listed now (same ``updated_at``).
 
         :param transcription: the transcription as the list returns it now.
         """
         tid = str(transcription["id"])
-        if tid not in self.updated_at or not _same_instant(self.updated_at[tid], transcription.get("updated_at")):
-            return None
-        return sorted(self.rows.get(tid, []), key=lambda row: int(row["sentence_index"]))
+        return tid in self.updated_at and _same_instant(self.updated_at[tid], transcription.get("updated_at"))
+
+    def take(self, transcription: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Its committed sentence rows, or ``None`` when they cannot be had (read them from the API).
+
+        Call in the committed order (the listing's): see :meth:`~..kept.KeptSentences.take`.
+
+        :param transcription: a transcription for which :meth:`is_current` holds.
+        """
+        return self.sentences.take(str(transcription["id"]))
 
 
 class TranscriptTables:
@@ -113,7 +120,7 @@ class TranscriptTables:
         transcriptions = self.transcriptions.committed_rows(window)
         if transcriptions is None:
             return None
-        sentences = self.sentences.committed_rows(window)
+        sentences = self.sentences.committed_records(window)
         return None if sentences is None else CommittedTranscripts(transcriptions, sentences)
 
     def is_committed(self, window: Window) -> bool:
