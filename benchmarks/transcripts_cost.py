@@ -29,6 +29,7 @@ import random
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -221,6 +222,7 @@ def run_sync(
     new: int,
     deleted: int,
     at: datetime,
+    memory: bool = False,
 ) -> dict[str, Any]:
     """Part (b): one change sync after the changes; its cost against the floor and against re-reading the days."""
     read = change(api, rng, share, new, deleted, at)
@@ -234,10 +236,16 @@ def run_sync(
     op = ConversationsTranscriptChangesToS3Operator(
         task_id="sync", s3_bucket=BUCKET, s3_prefix=prefix, compression=None
     )
+    if memory:
+        tracemalloc.start()
     t0 = time.perf_counter()
     out = op.execute(interval(at, at + timedelta(hours=1)))
     seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] if memory else None
+    tracemalloc.stop()
     return {
+        # Python allocations at their peak during the sync (fake API threads included), with --memory
+        "peak_traced_mb": None if peak is None else round(peak / 1e6, 1),
         "reprocessed_share": share,
         "reprocessed": len(read) - new,
         "new": new,
@@ -319,6 +327,7 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=3.0, help="(c): rate-limit window, seconds")
     parser.add_argument("--latency", type=float, default=0.015, help="(c): seconds per answer")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--memory", action="store_true", help="(b): trace Python allocations during each sync")
     args = parser.parse_args()
     WORK_DIR.mkdir(exist_ok=True)
     results: dict[str, Any] = {"bounds": {"export": EXPORT_BOUND, "sync": SYNC_BOUND}, "load_at_start": os.getloadavg()}
@@ -331,7 +340,7 @@ def main() -> int:
             results["export"] = run_export(api, s3, "t", args.days)
             rng = random.Random(args.seed)
             results["syncs"] = [
-                run_sync(api, s3, "t", rng, share, args.new, args.deleted, U0 + n * timedelta(hours=2))
+                run_sync(api, s3, "t", rng, share, args.new, args.deleted, U0 + n * timedelta(hours=2), args.memory)
                 for n, share in enumerate(args.reprocess)
             ]
         finally:
