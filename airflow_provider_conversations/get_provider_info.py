@@ -42,6 +42,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_conversations.operators.conversations_to_iceberg",
                     "airflow_provider_conversations.operators.conversations_changes_to_iceberg",
                     "airflow_provider_conversations.operators.conversations_iceberg_maintenance",
+                    "airflow_provider_conversations.operators.transcripts_to_iceberg",
+                    "airflow_provider_conversations.operators.transcript_changes_to_iceberg",
                 ],
             }
         ],

@@ -13,7 +13,7 @@ bounded local part files (:mod:`.formats`). A destination then:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -167,4 +167,30 @@ class Destination(Protocol):
     def finish(self) -> None:
         """After the task's last commit: make what the destination deferred visible (e.g. one snapshot for
         all of a change sync's windows, updating their results). The S3 layout defers nothing.
+        """
+
+
+class ReadableDestination(Destination, Protocol):
+    """A destination that can read a window's committed records back (the transcripts' change sync keeps
+    unchanged rows from there).
+    """
+
+    def committed_rows(self, window: Window) -> list[dict[str, Any]] | None:
+        """The records of the window's committed version, rebuilt as the API returned them.
+
+        :param window: the window.
+        :return: its records, or ``None`` when the window has no committed version.
+        """
+
+    def committed_records(self, window: Window) -> Iterator[dict[str, Any]] | None:
+        """The same records, in the same order, read as they are taken (a part or a batch at a time).
+
+        :param window: the window.
+        :return: its records, or ``None`` when the window has no committed version.
+        """
+
+    def has_window(self, window: Window) -> bool:
+        """Whether the window has a committed version.
+
+        :param window: the window.
         """

@@ -18,9 +18,29 @@ if TYPE_CHECKING:
     from airflow_provider_conversations.api.filters import ConversationFilters
     from airflow_provider_conversations.lake.destination import Destination, WindowResult
     from airflow_provider_conversations.lake.iceberg.sink import IcebergDestination
+    from airflow_provider_conversations.utils.lineage import IcebergTableRef
     from airflow_provider_conversations.version_compat import Context
 
-__all__ = ["ConversationsToIcebergOperator", "IcebergTableDestination"]
+__all__ = ["ConversationsToIcebergOperator", "IcebergTableDestination", "iceberg_table_ref"]
+
+
+def iceberg_table_ref(destination: IcebergDestination, *, after_run: bool) -> IcebergTableRef:
+    """What lineage names an Iceberg table by (its catalog reached), with its snapshot once the task ran.
+
+    :param destination: the table.
+    :param after_run: whether the task has committed (the snapshot id goes into the lineage).
+    """
+    from airflow_provider_conversations.lake.iceberg.catalog import catalog_kind, lineage_properties
+    from airflow_provider_conversations.utils.lineage import IcebergTableRef
+
+    return IcebergTableRef(
+        location=destination.table.location(),
+        identifier=destination.identifier,
+        catalog_name=destination.catalog.name,
+        catalog_type=catalog_kind(destination.catalog),
+        properties=lineage_properties(destination.catalog, destination.namespace, destination.name),
+        snapshot_id=destination.snapshot_id if after_run else None,
+    )
 
 
 class IcebergTableDestination(BaseConversationsExportOperator):
@@ -101,24 +121,15 @@ class IcebergTableDestination(BaseConversationsExportOperator):
 
     def destination_lineage(self, records: int | None, size: int | None) -> OperatorLineage | None:
         from airflow_provider_conversations.hooks.conversations import ConversationsHook
-        from airflow_provider_conversations.lake.iceberg.catalog import catalog_kind, lineage_properties
         from airflow_provider_conversations.lake.iceberg.table import lineage_columns
-        from airflow_provider_conversations.utils.lineage import IcebergTableRef, iceberg_lineage
+        from airflow_provider_conversations.utils.lineage import iceberg_lineage
 
         destination = self._destination
         if destination is None or destination._table is None:
             return None  # the table's location is known once the catalog was reached
-        table = IcebergTableRef(
-            location=destination.table.location(),
-            identifier=destination.identifier,
-            catalog_name=destination.catalog.name,
-            catalog_type=catalog_kind(destination.catalog),
-            properties=lineage_properties(destination.catalog, destination.namespace, destination.name),
-            snapshot_id=destination.snapshot_id if records is not None else None,
-        )
         return iceberg_lineage(
             api_base_url=ConversationsHook(self.conversations_conn_id).settings.base_url,
-            table=table,
+            table=iceberg_table_ref(destination, after_run=records is not None),
             columns=lineage_columns(),
             records=records,
             size=size,

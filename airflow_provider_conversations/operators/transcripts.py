@@ -1,6 +1,6 @@
-"""Transcripts into the S3 layout: the destination half the transcripts export and change sync share.
+"""The transcripts export and change sync: their window flow, whatever the destination, and its S3 half.
 
-Per window (see :mod:`~airflow_provider_conversations.lake.s3.transcripts` for the two tables):
+Per window (see :mod:`~airflow_provider_conversations.lake.transcripts` for the two tables):
 
 1. list the window's transcriptions (``GET /v2/transcriptions`` by ``created_at``, one point per 100);
 2. read each one's sentences (one point per 100 sentences, several transcriptions at once, in order),
@@ -30,22 +30,24 @@ from airflow_provider_conversations.api.transcriptions import TranscriptionFilte
 from airflow_provider_conversations.checks import check_positive
 from airflow_provider_conversations.lake.export import RangeExport, ties_sorted_by_id
 from airflow_provider_conversations.lake.s3.layout import PartitionLayout
-from airflow_provider_conversations.lake.s3.table import S3Table
-from airflow_provider_conversations.lake.s3.transcripts import SENTENCES, TRANSCRIPTIONS, TranscriptTables
 from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA, TRANSCRIPTIONS_SCHEMA, TableSchema
+from airflow_provider_conversations.lake.transcripts import SENTENCES, TRANSCRIPTIONS, TranscriptTables
 from airflow_provider_conversations.lake.windows import Window
+from airflow_provider_conversations.operators.base import BaseConversationsExportOperator
 from airflow_provider_conversations.operators.s3 import S3Destination
 from airflow_provider_conversations.reading.ranges import RANGE_KEYS, check_no_range_filters
 from airflow_provider_conversations.timestamps import format_timestamp
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from airflow_provider_conversations.hooks.conversations import ConversationsHook
     from airflow_provider_conversations.lake.destination import Destination, WindowResult
     from airflow_provider_conversations.reading.walk import RangePage
     from airflow_provider_conversations.utils.resume import WindowResume
     from airflow_provider_conversations.version_compat import Context
 
-__all__ = ["WINDOW_KEY", "TranscriptsS3Destination", "in_order"]
+__all__ = ["WINDOW_KEY", "TranscriptsExport", "TranscriptsS3Destination", "in_order"]
 
 #: The key the export adds to each sentence after the hook's: its transcription's ``created_at`` (its window).
 WINDOW_KEY = SENTENCES_SCHEMA.window_field
@@ -89,13 +91,12 @@ class TranscriptProgress:
     left: list[Window] = field(default_factory=list)
 
 
-class TranscriptsS3Destination(S3Destination):
-    """Commit transcripts into two tables of the S3 layout under ``s3_prefix`` (``sentences``, ``transcriptions``).
+class TranscriptsExport(BaseConversationsExportOperator):
+    """Export transcripts window by window into two tables, whatever the destination.
 
-    Takes the arguments of :class:`~.s3.S3Destination`; ``filters`` are those of ``GET /v2/transcriptions``
-    (``ids``, ``language_code``). In Parquet the tables' columns are
-    :data:`~airflow_provider_conversations.lake.schema.SENTENCE_FIELDS` and
-    :data:`~airflow_provider_conversations.lake.schema.TRANSCRIPTION_FIELDS`, each then ``extra_json``.
+    The destination half (:meth:`open_destination`) builds the two tables
+    (:class:`~airflow_provider_conversations.lake.transcripts.TranscriptTables`); ``filters`` are those of
+    ``GET /v2/transcriptions`` (``ids``, ``language_code``).
 
     :param max_points: the most rate-limit points the task spends (``None``: no cap): it stops at the
         first window boundary where it has spent them (see the module docstring).
@@ -132,20 +133,6 @@ class TranscriptsS3Destination(S3Destination):
             updated_at_lt=end,
             per_page=self.per_page,
             max_concurrency=self.concurrency(hook),
-        )
-
-    def open_destination(self, context: Context, filters: Any) -> Destination:
-        layout, s3 = self._layout(), self._s3_hook()
-
-        def table(name: str, schema: TableSchema) -> S3Table:
-            prefix = f"{layout.prefix}/{name}" if layout.prefix else name
-            return self.s3_table(
-                context, s3, PartitionLayout(prefix, self.compression, self.file_format, schema), filters.as_dict()
-            )
-
-        return cast(
-            "Destination",
-            TranscriptTables(table(SENTENCES, SENTENCES_SCHEMA), table(TRANSCRIPTIONS, TRANSCRIPTIONS_SCHEMA)),
         )
 
     def _run(self, context: Context) -> dict[str, Any]:
@@ -265,3 +252,47 @@ class TranscriptsS3Destination(S3Destination):
             hook.stats.cost - before,
         )
         return sentence_results
+
+
+class TranscriptsS3Destination(TranscriptsExport, S3Destination):
+    """Commit transcripts into two tables of the S3 layout under ``s3_prefix`` (``sentences``, ``transcriptions``).
+
+    Takes the arguments of :class:`~.s3.S3Destination` and ``max_points``. In Parquet the tables' columns
+    are :data:`~airflow_provider_conversations.lake.schema.SENTENCE_FIELDS` and
+    :data:`~airflow_provider_conversations.lake.schema.TRANSCRIPTION_FIELDS`, each then ``extra_json``.
+    """
+
+    #: Each table's name (its sub-prefix under ``s3_prefix``) and records, the sentences first.
+    tables: tuple[tuple[str, TableSchema], ...] = (
+        (SENTENCES, SENTENCES_SCHEMA),
+        (TRANSCRIPTIONS, TRANSCRIPTIONS_SCHEMA),
+    )
+
+    def _table_layouts(self) -> list[PartitionLayout]:
+        """The layouts of the sentences and the transcriptions table."""
+        prefix = self._layout().prefix
+        return [
+            PartitionLayout(f"{prefix}/{name}" if prefix else name, self.compression, self.file_format, schema)
+            for name, schema in self.tables
+        ]
+
+    def open_destination(self, context: Context, filters: Any) -> Destination:
+        s3 = self._s3_hook()
+        sentences, transcriptions = (
+            self.s3_table(context, s3, layout, filters.as_dict()) for layout in self._table_layouts()
+        )
+        return cast("Destination", TranscriptTables(sentences, transcriptions))
+
+    def destination_lineage(self, records: int | None, size: int | None) -> OperatorLineage | None:
+        """``/v2/transcriptions`` in; the sentences table (with the statistics) and the transcriptions table out."""
+        from airflow_provider_conversations.hooks.conversations import ConversationsHook
+        from airflow_provider_conversations.utils.lineage import transcripts_lineage
+
+        return transcripts_lineage(
+            api_base_url=ConversationsHook(self.conversations_conn_id).settings.base_url,
+            bucket=str(self.s3_bucket),
+            tables=[(layout.prefix, layout.schema) for layout in self._table_layouts()],
+            file_format=self.file_format,
+            records=records,
+            size=size,
+        )

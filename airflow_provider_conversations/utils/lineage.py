@@ -142,9 +142,10 @@ def _lineage(
     size: int | None,
     *,
     endpoint: str = ENDPOINT_PATH,
-    more: Sequence[tuple[str, dict[str, Any]]] = (),
+    more: Sequence[tuple[str, str, dict[str, Any]]] = (),
 ) -> OperatorLineage:
-    """The API's ``endpoint`` in; the table ``name`` out (with the statistics), then the tables of ``more``."""
+    """The API's ``endpoint`` in; the table ``name`` out (with the statistics), then the tables of ``more``
+    (``(namespace, name, facets)`` each)."""
     from airflow.providers.common.compat.openlineage.facet import (
         Dataset,
         OutputDataset,
@@ -159,7 +160,7 @@ def _lineage(
         inputs=[Dataset(namespace=api_namespace(api_base_url), name=endpoint)],
         outputs=[
             OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets),
-            *(OutputDataset(namespace=namespace, name=other, facets=other_facets) for other, other_facets in more),
+            *(OutputDataset(namespace=space, name=other, facets=other_facets) for space, other, other_facets in more),
         ],
     )
 
@@ -219,13 +220,11 @@ def transcripts_lineage(
     if not _openlineage_installed():
         return None
     outputs = [
-        (table_name(prefix), {"schema": _schema_facet(schema_description(file_format, schema))})
+        (f"s3://{bucket}", table_name(prefix), {"schema": _schema_facet(schema_description(file_format, schema))})
         for prefix, schema in tables
     ]
-    (name, facets), *more = outputs
-    return _lineage(
-        api_base_url, f"s3://{bucket}", name, facets, records, size, endpoint=TRANSCRIPTIONS_PATH, more=more
-    )
+    (namespace, name, facets), *more = outputs
+    return _lineage(api_base_url, namespace, name, facets, records, size, endpoint=TRANSCRIPTIONS_PATH, more=more)
 
 
 def iceberg_lineage(
@@ -235,6 +234,8 @@ def iceberg_lineage(
     columns: list[dict[str, Any]],
     records: int | None = None,
     size: int | None = None,
+    more: Sequence[tuple[IcebergTableRef, list[dict[str, Any]]]] = (),
+    endpoint: str = ENDPOINT_PATH,
 ) -> OperatorLineage | None:
     """The Iceberg export's lineage: the API in; the table out, named by its location, or ``None``.
 
@@ -247,10 +248,20 @@ def iceberg_lineage(
     :param columns: the table's columns (:func:`~airflow_provider_conversations.lake.iceberg.table.lineage_columns`).
     :param records: records committed, for the output statistics (``None`` before the run).
     :param size: bytes of data files committed.
+    :param more: further tables written (``(table, columns)`` each, no statistics): the transcripts'
+        transcriptions table after their sentences table.
+    :param endpoint: the API endpoint read.
     :return: ``None`` when the OpenLineage provider is not installed.
     """
     if not _openlineage_installed():
         return None
+    namespace, name, facets = _iceberg_output(table, columns)
+    outputs = [_iceberg_output(other, other_columns) for other, other_columns in more]
+    return _lineage(api_base_url, namespace, name, facets, records, size, endpoint=endpoint, more=outputs)
+
+
+def _iceberg_output(table: IcebergTableRef, columns: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """The output dataset of an Iceberg table: ``(namespace, name, facets)``."""
     from airflow.providers.common.compat.openlineage.facet import Identifier, SymlinksDatasetFacet
     from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
     from openlineage.client.generated.storage_dataset import StorageDatasetFacet
@@ -267,4 +278,4 @@ def iceberg_lineage(
     if table.snapshot_id is not None:
         facets["version"] = DatasetVersionDatasetFacet(datasetVersion=str(table.snapshot_id))
     namespace, name = location_dataset(table.location)
-    return _lineage(api_base_url, namespace, name, facets, records, size)
+    return namespace, name, facets

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
+from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA, TRANSCRIPTIONS_SCHEMA
 from airflow_provider_conversations.operators.transcript_changes_to_s3 import ConversationsTranscriptChangesToS3Operator
 from airflow_provider_conversations.operators.transcripts_to_s3 import ConversationsTranscriptsToS3Operator
 from tests.conftest import TOKEN
@@ -225,3 +226,20 @@ def test_change_sync_reads_from_the_api_what_it_cannot_keep_from_the_lake(api, s
     assert table_rows(read_objects(s3_client, bucket), "sentences") == sentences
     kept = out["transcripts"]["kept"]
     assert 0 < kept < len(day2) - 1 and out["transcripts"]["read"] == len(day2) - kept
+
+
+def test_lineage_reads_the_transcriptions_and_writes_both_tables_with_their_schemas(api, bucket):
+    op = ConversationsTranscriptsToS3Operator(
+        task_id="export", s3_bucket=bucket, s3_prefix=PREFIX, file_format="parquet"
+    )
+    out = op.execute({"data_interval_start": D1, "data_interval_end": D3})
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert [i.name for i in lineage.inputs] == ["/v2/transcriptions"]
+    assert [(o.namespace, o.name) for o in lineage.outputs] == [
+        (f"s3://{bucket}", f"{PREFIX}/sentences"),
+        (f"s3://{bucket}", f"{PREFIX}/transcriptions"),
+    ]
+    sentences, transcriptions = lineage.outputs
+    assert [f.name for f in sentences.facets["schema"].fields] == [c.name for c in SENTENCES_SCHEMA.columns]
+    assert [f.name for f in transcriptions.facets["schema"].fields] == [c.name for c in TRANSCRIPTIONS_SCHEMA.columns]
+    assert sentences.outputFacets["outputStatistics"].rowCount == out["sentences"] > 0

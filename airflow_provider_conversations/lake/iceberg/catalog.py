@@ -45,24 +45,25 @@ def require_iceberg() -> None:
         ) from err
 
 
-def parse_table_name(table: Any) -> tuple[str, str]:
+def parse_table_name(table: Any, field: str = "table") -> tuple[str, str]:
     """Split ``"namespace.table"`` (or ``"a.b.table"``) into the namespace and the table name.
 
-    :param table: the ``table`` argument.
+    :param table: the argument's value.
+    :param field: the argument's name, for the error.
     :return: ``(namespace, name)``; a nested namespace keeps its dots.
     :raises ConversationsFilterError: not a string of at least two dot-separated identifiers.
     """
     if not isinstance(table, str) or not table.strip():
-        raise ConversationsFilterError(f"table: expected 'namespace.table', got {table!r}")
+        raise ConversationsFilterError(f"{field}: expected 'namespace.table', got {table!r}")
     parts = table.split(".")
     if len(parts) < 2:
         raise ConversationsFilterError(
-            f"table: {table!r} has no namespace; expected 'namespace.table' (e.g. 'lake.conversations')"
+            f"{field}: {table!r} has no namespace; expected 'namespace.table' (e.g. 'lake.conversations')"
         )
     bad = [p for p in parts if not _NAME.fullmatch(p)]
     if bad:
         raise ConversationsFilterError(
-            f"table: {table!r} has the invalid part(s) {bad}; each part of 'namespace.table' is letters, digits "
+            f"{field}: {table!r} has the invalid part(s) {bad}; each part of 'namespace.table' is letters, digits "
             "and '_', not starting with a digit"
         )
     return ".".join(parts[:-1]), parts[-1]

@@ -31,14 +31,18 @@ if TYPE_CHECKING:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def window_filter(windows: Sequence[Window]) -> BooleanExpression:
-    """Rows whose ``created_at`` lies in any of ``windows`` (half-open)."""
+def window_filter(windows: Sequence[Window], field: str = "created_at") -> BooleanExpression:
+    """Rows whose ``field`` (the table's window field) lies in any of ``windows`` (half-open).
+
+    :param windows: the windows.
+    :param field: the table's window field.
+    """
     from pyiceberg.expressions import AlwaysFalse, Or
     from pyiceberg.expressions.parser import parse
 
     expr: BooleanExpression = AlwaysFalse()
     for w in windows:
-        expr = Or(expr, parse(f"created_at >= '{w.start.isoformat()}' AND created_at < '{w.end.isoformat()}'"))
+        expr = Or(expr, parse(f"{field} >= '{w.start.isoformat()}' AND {field} < '{w.end.isoformat()}'"))
     return expr
 
 
@@ -53,12 +57,12 @@ def _spans(windows: Sequence[Window]) -> list[tuple[datetime, datetime]]:
     return spans
 
 
-def _created_at_bounds(table: Table, data_file: DataFile) -> tuple[datetime, datetime] | None:
-    """The file's ``created_at`` lower and upper bounds from its statistics (``None`` when absent or null)."""
+def _bounds(table: Table, data_file: DataFile, name: str) -> tuple[datetime, datetime] | None:
+    """The file's lower and upper bounds of the timestamp column ``name`` from its statistics (``None``: absent or null)."""
     from pyiceberg.conversions import from_bytes
     from pyiceberg.types import TimestamptzType
 
-    field = table.schema().find_field("created_at")
+    field = table.schema().find_field(name)
     lower, upper = data_file.lower_bounds or {}, data_file.upper_bounds or {}
     if field.field_id not in lower or field.field_id not in upper:
         return None
@@ -82,13 +86,14 @@ def _no_retry(table: Table) -> Table:
 
 
 def apply_group(
-    table: Table, group: Sequence[GroupItem], staged: Mapping[str, DataFile]
+    table: Table, group: Sequence[GroupItem], staged: Mapping[str, DataFile], window_field: str = "created_at"
 ) -> tuple[int | None, list[WindowOutcome]]:
     """Commit ``group`` onto ``table``'s current snapshot in one snapshot (see :mod:`.sink`).
 
     :param table: the table, freshly loaded.
     :param group: the windows, fully read and staged.
     :param staged: the data file entry of every staged path.
+    :param window_field: the table's window field (the timestamp column its windows and partitions cut).
     :return: the new snapshot id (``None`` when nothing changed) and each window's outcome, in order.
     :raises pyiceberg.exceptions.CommitFailedException: another writer committed first.
     """
@@ -113,14 +118,14 @@ def apply_group(
         writing.append(item)
     if not writing:
         return None, outcomes
-    current = _current_files(table, [item.window for item in writing])
+    current = _current_files(table, [item.window for item in writing], window_field)
     new_paths = {p for item in writing for p in item.staged}
     spans = _spans([item.window for item in writing])
     deletes, rewrites, kept_paths = [], [], set()
     for path, task in current:
         if path in new_paths:
             kept_paths.add(path)
-        elif not task.delete_files and _inside(_created_at_bounds(table, task.file), spans):
+        elif not task.delete_files and _inside(_bounds(table, task.file, window_field), spans):
             deletes.append(task.file)
         else:
             rewrites.append(task)
@@ -130,18 +135,18 @@ def apply_group(
         return None, outcomes
     for outcome in outcomes:
         if outcome.committed:
-            outcome.removed = sum(1 for f in deletes if _inside(_created_at_bounds(table, f), _spans([outcome.window])))
-    snapshot_id = _commit(
-        table, properties, deletes, rewrites, [staged[p] for p in sorted(new_paths - kept_paths)], writing
-    )
+            window = _spans([outcome.window])
+            outcome.removed = sum(1 for f in deletes if _inside(_bounds(table, f, window_field), window))
+    adds = [staged[p] for p in sorted(new_paths - kept_paths)]
+    snapshot_id = _commit(table, properties, deletes, rewrites, adds, writing, window_field)
     return snapshot_id, outcomes
 
 
-def _current_files(table: Table, windows: list[Window]) -> list[tuple[str, FileScanTask]]:
+def _current_files(table: Table, windows: list[Window], window_field: str) -> list[tuple[str, FileScanTask]]:
     """The live data files that may hold rows of ``windows`` (by partition and statistics)."""
     if table.current_snapshot() is None:
         return []
-    tasks = table.scan(row_filter=window_filter(windows)).plan_files()
+    tasks = table.scan(row_filter=window_filter(windows, window_field)).plan_files()
     return sorted(((t.file.file_path, t) for t in tasks), key=lambda pt: pt[0])
 
 
@@ -152,10 +157,12 @@ def _commit(
     rewrites: list[FileScanTask],
     adds: list[DataFile],
     writing: Sequence[GroupItem],
+    window_field: str,
 ) -> int:
     """One ``overwrite`` snapshot: drop ``deletes``, rewrite ``rewrites`` without the windows' rows, add ``adds``."""
     tx = _no_retry(table).transaction()
-    replaced = _rewritten(table, rewrites, [item.window for item in writing]) if rewrites else []
+    windows = [item.window for item in writing]
+    replaced = _rewritten(table, rewrites, windows, window_field) if rewrites else []
     with tx.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
         for data_file in deletes:
             overwrite.delete_data_file(data_file)
@@ -170,7 +177,9 @@ def _commit(
     return snapshot_id
 
 
-def _rewritten(table: Table, tasks: list[FileScanTask], windows: list[Window]) -> list[tuple[DataFile, list[DataFile]]]:
+def _rewritten(
+    table: Table, tasks: list[FileScanTask], windows: list[Window], window_field: str
+) -> list[tuple[DataFile, list[DataFile]]]:
     """Each file spanning a window edge, and its rows outside ``windows`` written as new data files."""
     from pyiceberg.expressions import AlwaysTrue
     from pyiceberg.expressions.visitors import bind
@@ -178,7 +187,7 @@ def _rewritten(table: Table, tasks: list[FileScanTask], windows: list[Window]) -
 
     metadata = table.metadata
     keep = _expression_to_complementary_pyarrow(
-        bind(metadata.schema(), window_filter(windows), True), metadata.schema()
+        bind(metadata.schema(), window_filter(windows, window_field), True), metadata.schema()
     )
     counter, write_uuid = itertools.count(0), uuid.uuid4()
     out: list[tuple[DataFile, list[DataFile]]] = []

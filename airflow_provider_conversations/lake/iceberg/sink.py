@@ -6,6 +6,7 @@ The protocol, top to bottom:
    (created when absent) and is compatible, our Parquet parts fit its schema.
 2. :meth:`IcebergDestination.stage` (a publishing thread, as soon as a part file is finished): upload it
    under the table's data location as ``created_at_day=YYYY-MM-DD/HHMMSS-HHMMSS-<md5>.parquet`` (the
+   table's window field names the folder; the
    same bytes give the same name) and compute its Iceberg statistics from the local file. No metadata
    lists it: readers do not see it, and a task killed here leaves only unreferenced files.
 3. :meth:`IcebergDestination.commit` (a group of fully read windows): one ``overwrite`` snapshot that,
@@ -31,7 +32,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,9 +44,9 @@ from airflow_provider_conversations.lake.iceberg.reads import (
     WindowOutcome,
     committed_reads,
 )
-from airflow_provider_conversations.lake.iceberg.table import PARTITION_NAME, open_table
+from airflow_provider_conversations.lake.iceberg.table import open_table, partition_name
 from airflow_provider_conversations.lake.parts import LocalPart
-from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA
+from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA, TableSchema
 from airflow_provider_conversations.lake.windows import Window, window_of
 from airflow_provider_conversations.timestamps import format_timestamp
 
@@ -68,10 +69,10 @@ class IcebergDestination:
     :param single_snapshot: defer every :meth:`commit` to :meth:`finish`, which commits all the task's
         windows in one snapshot (a change sync); the parts are still uploaded during the read, only their
         metadata waits.
+    :param schema: the table's records (its columns, window field and key; default the conversations').
     """
 
     file_format = "parquet"
-    schema = CONVERSATIONS_SCHEMA
 
     def __init__(
         self,
@@ -82,8 +83,9 @@ class IcebergDestination:
         compression: str | None = "zstd",
         commit_attempts: int = 10,
         single_snapshot: bool = False,
+        schema: TableSchema = CONVERSATIONS_SCHEMA,
     ) -> None:
-        self.catalog, self.namespace, self.name = catalog, namespace, name
+        self.catalog, self.namespace, self.name, self.schema = catalog, namespace, name, schema
         self.compression, self.commit_attempts = compression, commit_attempts
         self.identifier = f"{namespace}.{name}"
         self._table: Table | None = None
@@ -115,9 +117,11 @@ class IcebergDestination:
 
         from airflow_provider_conversations.lake.parquet import arrow_schema
 
-        table = open_table(self.catalog, self.namespace, self.name)
+        table = open_table(self.catalog, self.namespace, self.name, self.schema)
         try:
-            _check_pyarrow_schema_compatible(table.schema(), arrow_schema(), format_version=table.format_version)
+            _check_pyarrow_schema_compatible(
+                table.schema(), arrow_schema(self.schema), format_version=table.format_version
+            )
         except ValueError as err:
             raise ConversationsIcebergError(
                 f"table: the Parquet parts do not fit Iceberg table {self.identifier}: {str(err).splitlines()[0]}"
@@ -136,7 +140,8 @@ class IcebergDestination:
         """The staged path of ``part``: its partition folder, its window, the MD5 of its bytes."""
         end = "240000" if window.end.date() != window.start.date() else f"{window.end:%H%M%S}"
         span = f"{window.start:%H%M%S}-{end}"
-        return f"{self.data_location()}/{PARTITION_NAME}={window.start:%Y-%m-%d}/{span}-{part.md5}.parquet"
+        folder = f"{partition_name(self.schema)}={window.start:%Y-%m-%d}"
+        return f"{self.data_location()}/{folder}/{span}-{part.md5}.parquet"
 
     def stage(self, window: Window, number: int, part: LocalPart) -> str:
         """Upload one finished part file where the commit will reference it; invisible until then.
@@ -239,7 +244,7 @@ class IcebergDestination:
             with self._lock:
                 staged = {p: self._staged[p] for item in group for p in item.staged}
             try:
-                snapshot_id, outcomes = apply_group(table, group, staged)
+                snapshot_id, outcomes = apply_group(table, group, staged, self.schema.window_field)
             except CommitFailedException as err:
                 if attempt == self.commit_attempts:
                     raise ConversationsIcebergError(
@@ -283,7 +288,7 @@ class IcebergDestination:
 
         A change sync adds them to the windows it rewrites, so a conversation back-dated into another
         window leaves its old one in the same snapshot (no snapshot holds an id twice). Reads the ``id``
-        and ``created_at`` columns of the files whose statistics may hold the ids.
+        and window field columns of the files whose statistics may hold the ids.
 
         :param ids: conversation ids.
         :param window_size: the table's window size.
@@ -295,11 +300,12 @@ class IcebergDestination:
             return set()
         table = self.catalog.load_table(self.identifier)
         found: set[Window] = set()
+        field = self.schema.window_field
         for chunk in range(0, len(wanted), 1000):
             ids_in = cast(Any, In)("id", wanted[chunk : chunk + 1000])  # pyiceberg's stubs do not type its constructor
-            scan = table.scan(row_filter=ids_in, selected_fields=("created_at",))
+            scan = table.scan(row_filter=ids_in, selected_fields=(field,))
             for batch in scan.to_arrow_batch_reader():
-                found.update(window_of(ts, window_size) for ts in batch.column("created_at").to_pylist() if ts)
+                found.update(window_of(ts, window_size) for ts in batch.column(field).to_pylist() if ts)
         return found
 
     def committed_reads(self, windows: list[Window]) -> dict[Window, datetime]:
@@ -310,9 +316,54 @@ class IcebergDestination:
         recorded = committed_reads(self.table)
         return {w: recorded[w] for w in windows if w in recorded}
 
+    def has_window(self, window: Window) -> bool:
+        """Whether the table held a committed version of ``window`` when :meth:`check` loaded it.
+
+        :param window: the window.
+        """
+        return window in committed_reads(self.table)
+
+    def committed_rows(self, window: Window) -> list[dict[str, Any]] | None:
+        """The records of the window's committed version in the current snapshot, in the table's sort order.
+
+        :param window: the window.
+        :return: its records, or ``None`` when no snapshot recorded a read of the window.
+        """
+        records = self.committed_records(window)
+        return None if records is None else list(records)
+
+    def committed_records(self, window: Window) -> Iterator[dict[str, Any]] | None:
+        """The window's committed records, in the table's sort order, rebuilt one Arrow batch at a time.
+
+        Each row of the schema's columns whose window field lies in ``window`` is rebuilt into its record
+        (:func:`~..parquet.from_row`); the window is held as Arrow columns, not as records.
+
+        :param window: the window.
+        :return: its records, or ``None`` when no snapshot recorded a read of the window.
+        """
+        from airflow_provider_conversations.lake.iceberg.commit import window_filter
+
+        table = self.catalog.load_table(self.identifier)
+        if window not in committed_reads(table):
+            return None
+        field, columns = self.schema.window_field, tuple(c.name for c in self.schema.columns)
+        present = {f.name for f in table.schema().fields}
+        scan = table.scan(
+            row_filter=window_filter([window], field), selected_fields=tuple(c for c in columns if c in present)
+        )
+        arrow = scan.to_arrow().sort_by([(name, "ascending") for name in (field, *self.schema.key)])
+        return _rebuilt(arrow)
+
     def lineage_summary(self) -> dict[str, Any]:
         """The table's identity for lineage and XCom: catalog name, identifier, location."""
         return {"catalog": self.catalog.name, "table": self.identifier, "location": self.table.location()}
+
+
+def _rebuilt(arrow: Any) -> Iterator[dict[str, Any]]:
+    from airflow_provider_conversations.lake.parquet import from_row
+
+    for batch in arrow.to_batches(max_chunksize=10_000):
+        yield from map(from_row, batch.to_pylist())
 
 
 def _result(item: WindowParts, outcome: WindowOutcome | None = None) -> WindowResult:

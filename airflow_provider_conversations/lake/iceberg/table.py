@@ -1,4 +1,4 @@
-"""The table's shape: schema (from :data:`~..schema.CONVERSATION_FIELDS`), ``day(created_at)`` partitions, sort order.
+"""A table's shape from its :class:`~..schema.TableSchema`: columns, ``day(<window field>)`` partitions, sort order.
 
 :func:`open_table` creates the namespace and the table when absent and checks an existing table before
 anything is written: a missing column is added (an older table gains a column of a newer schema), a
@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_conversations.lake.iceberg.catalog import ConversationsIcebergError
-from airflow_provider_conversations.lake.schema import CONVERSATION_FIELDS, EXTRA_JSON, REFERENCE_KEYS
+from airflow_provider_conversations.lake.schema import CONVERSATIONS_SCHEMA, REFERENCE_KEYS, TableSchema
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -28,11 +28,28 @@ NAME_MAPPING = "schema.name-mapping.default"
 #: Table properties set at creation: format v2; the writer's own commit loop re-checks the read order on a
 #: conflict (see :mod:`.sink`), so pyiceberg's in-transaction retries are not used for our commits.
 TABLE_PROPERTIES = {"format-version": "2", "write.parquet.compression-codec": "zstd"}
+#: The partition field of the conversations table (:func:`partition_name`).
 PARTITION_NAME = "created_at_day"
 
 
+def partition_name(schema: TableSchema = CONVERSATIONS_SCHEMA) -> str:
+    """The partition field of ``schema``'s table: ``<window field>_day``.
+
+    :param schema: the table's records.
+    """
+    return f"{schema.window_field}_day"
+
+
 def _types() -> dict[str, IcebergType]:
-    from pyiceberg.types import BooleanType, LongType, NestedField, StringType, StructType, TimestamptzType
+    from pyiceberg.types import (
+        BooleanType,
+        DoubleType,
+        LongType,
+        NestedField,
+        StringType,
+        StructType,
+        TimestamptzType,
+    )
 
     reference = StructType(
         *(NestedField(i + 1, key, StringType(), required=False) for i, key in enumerate(REFERENCE_KEYS))
@@ -40,44 +57,57 @@ def _types() -> dict[str, IcebergType]:
     return {
         "string": StringType(),
         "integer": LongType(),
+        "number": DoubleType(),
         "boolean": BooleanType(),
         "timestamp": TimestamptzType(),
         "reference": reference,
+        "json": StringType(),
     }
 
 
-def iceberg_schema() -> Schema:
-    """The table's schema: every field of the reference, then ``extra_json``; all optional, fresh field ids."""
+def iceberg_schema(schema: TableSchema = CONVERSATIONS_SCHEMA) -> Schema:
+    """The table's schema: every column of ``schema`` (its fields, then ``extra_json``); all optional, fresh ids.
+
+    :param schema: the table's records.
+    """
     from pyiceberg.schema import Schema, assign_fresh_schema_ids
-    from pyiceberg.types import NestedField, StringType
+    from pyiceberg.types import NestedField
 
     types = _types()
     fields = [
-        NestedField(n + 1, f.name, types[f.kind], required=False, doc=f.description)
-        for n, f in enumerate(CONVERSATION_FIELDS)
+        NestedField(n + 1, c.name, types[c.kind], required=False, doc=c.description)
+        for n, c in enumerate(schema.columns)
     ]
-    extra_doc = "The record's fields without a column, or whose value does not fit its column, as a JSON object"
-    fields.append(NestedField(len(fields) + 1, EXTRA_JSON, StringType(), required=False, doc=extra_doc))
     return assign_fresh_schema_ids(Schema(*fields))
 
 
-def partition_spec(schema: Schema) -> PartitionSpec:
-    """``day(created_at)``: a window (inside one UTC day) lives in exactly one partition."""
+def partition_spec(schema: Schema, table_schema: TableSchema = CONVERSATIONS_SCHEMA) -> PartitionSpec:
+    """``day(<window field>)``: a window (inside one UTC day) lives in exactly one partition.
+
+    :param schema: the Iceberg schema (:func:`iceberg_schema`).
+    :param table_schema: the table's records.
+    """
     from pyiceberg.partitioning import PartitionField, PartitionSpec
     from pyiceberg.transforms import DayTransform
 
-    source = schema.find_field("created_at").field_id
-    return PartitionSpec(PartitionField(source_id=source, field_id=1000, transform=DayTransform(), name=PARTITION_NAME))
+    source = schema.find_field(table_schema.window_field).field_id
+    return PartitionSpec(
+        PartitionField(source_id=source, field_id=1000, transform=DayTransform(), name=partition_name(table_schema))
+    )
 
 
-def sort_order(schema: Schema) -> SortOrder:
-    """``created_at, id`` ascending: the order the export writes (ties sorted by id)."""
+def sort_order(schema: Schema, table_schema: TableSchema = CONVERSATIONS_SCHEMA) -> SortOrder:
+    """The window field, then the key, ascending: the order the export writes (``created_at, id`` for conversations).
+
+    :param schema: the Iceberg schema (:func:`iceberg_schema`).
+    :param table_schema: the table's records.
+    """
     from pyiceberg.table.sorting import SortField, SortOrder
     from pyiceberg.transforms import IdentityTransform
 
+    names = (table_schema.window_field, *table_schema.key)
     return SortOrder(
-        SortField(source_id=schema.find_field("created_at").field_id, transform=IdentityTransform()),
-        SortField(source_id=schema.find_field("id").field_id, transform=IdentityTransform()),
+        *(SortField(source_id=schema.find_field(name).field_id, transform=IdentityTransform()) for name in names)
     )
 
 
@@ -94,14 +124,15 @@ def _same_type(a: IcebergType, b: IcebergType) -> bool:
     return a == b
 
 
-def table_differences(table: Table) -> tuple[list[str], list[str]]:
+def table_differences(table: Table, schema: TableSchema = CONVERSATIONS_SCHEMA) -> tuple[list[str], list[str]]:
     """Compare an existing table with the expected shape.
 
     :param table: the table.
+    :param schema: the table's records.
     :return: ``(incompatible, missing)``: descriptions of what refuses the table, and the expected
         columns it lacks (added by :func:`open_table`).
     """
-    expected, actual = iceberg_schema(), table.schema()
+    expected, actual = iceberg_schema(schema), table.schema()
     problems, missing = [], []
     for field in expected.fields:
         found = next((f for f in actual.fields if f.name == field.name), None)
@@ -116,19 +147,25 @@ def table_differences(table: Table) -> tuple[list[str], list[str]]:
         if found.name not in names and found.required:
             problems.append(f"column {found.name!r} is required, and the export does not write it")
     spec = table.spec()
-    wanted = f"[{PARTITION_NAME}: day(created_at)]"
+    window_field = schema.window_field
+    wanted = f"[{partition_name(schema)}: day({window_field})]"
     have = [f"{pf.name}: {pf.transform}({actual.find_column_name(pf.source_id)})" for pf in spec.fields]
-    if len(spec.fields) != 1 or str(spec.fields[0].transform) != "day" or "created_at" not in have[0]:
+    if (
+        len(spec.fields) != 1
+        or str(spec.fields[0].transform) != "day"
+        or actual.find_column_name(spec.fields[0].source_id) != window_field
+    ):
         problems.append(f"partitioning is [{', '.join(have)}], expected {wanted}")
     return problems, missing
 
 
-def open_table(catalog: Catalog, namespace: str, name: str) -> Table:
+def open_table(catalog: Catalog, namespace: str, name: str, schema: TableSchema = CONVERSATIONS_SCHEMA) -> Table:
     """Load the table, creating the namespace and the table when absent; check (and extend) an existing one.
 
     :param catalog: the catalog.
     :param namespace: the table's namespace.
     :param name: the table's name.
+    :param schema: the table's records.
     :raises ConversationsIcebergError: an incompatible existing table, naming every difference; nothing
         is changed then.
     """
@@ -142,35 +179,35 @@ def open_table(catalog: Catalog, namespace: str, name: str) -> Table:
             catalog.create_namespace_if_not_exists(namespace)
         except NamespaceAlreadyExistsError:
             pass
-        schema = iceberg_schema()
-        properties = {**TABLE_PROPERTIES, NAME_MAPPING: schema.name_mapping.model_dump_json()}
+        columns = iceberg_schema(schema)
+        properties = {**TABLE_PROPERTIES, NAME_MAPPING: columns.name_mapping.model_dump_json()}
         try:
             table = catalog.create_table(
                 identifier,
-                schema,
-                partition_spec=partition_spec(schema),
-                sort_order=sort_order(schema),
+                columns,
+                partition_spec=partition_spec(columns, schema),
+                sort_order=sort_order(columns, schema),
                 properties=properties,
             )
             log.info("Created Iceberg table %s at %s", identifier, table.location())
             return table
         except TableAlreadyExistsError:  # another task created it meanwhile
             table = catalog.load_table(identifier)
-    problems, missing = table_differences(table)
+    problems, missing = table_differences(table, schema)
     if problems:
         raise ConversationsIcebergError(
-            f"table: the existing Iceberg table {identifier} is incompatible with the conversations table: "
+            f"table: the existing Iceberg table {identifier} is incompatible with the {schema.name}s table: "
             f"{'; '.join(problems)}. Nothing was written; use another table name, or alter that table."
         )
     if missing or NAME_MAPPING not in table.properties:
-        _extend(table, missing)
+        _extend(table, missing, schema)
         table = catalog.load_table(identifier)
     return table
 
 
-def _extend(table: Table, missing: list[str]) -> None:
+def _extend(table: Table, missing: list[str], schema: TableSchema) -> None:
     """Add the expected columns ``table`` lacks (optional, so existing files read them as null); set the name mapping."""
-    expected = iceberg_schema()
+    expected = iceberg_schema(schema)
     with table.transaction() as tx:
         if missing:
             with tx.update_schema() as update:
@@ -181,11 +218,13 @@ def _extend(table: Table, missing: list[str]) -> None:
         tx.set_properties({NAME_MAPPING: tx.table_metadata.schema().name_mapping.model_dump_json()})
 
 
-def lineage_columns() -> list[dict[str, Any]]:
+def lineage_columns(schema: TableSchema = CONVERSATIONS_SCHEMA) -> list[dict[str, Any]]:
     """The table's columns for the lineage's schema facet: ``{"name", "type", "description"}`` dicts.
 
-    Types are Iceberg's names (``string``, ``long``, ``boolean``, ``timestamptz``); a struct column is
-    ``struct`` with its own columns under ``fields``.
+    Types are Iceberg's names (``string``, ``long``, ``double``, ``boolean``, ``timestamptz``); a struct
+    column is ``struct`` with its own columns under ``fields``.
+
+    :param schema: the table's records.
     """
     from pyiceberg.types import NestedField, StructType
 
@@ -196,4 +235,4 @@ def lineage_columns() -> list[dict[str, Any]]:
             column["fields"] = [describe(child) for child in f.field_type.fields]
         return column
 
-    return [describe(f) for f in iceberg_schema().fields]
+    return [describe(f) for f in iceberg_schema(schema).fields]

@@ -239,7 +239,7 @@ class S3Table:
         finally:
             lease.release()
 
-    def has_manifest(self, window: Window) -> bool:
+    def has_window(self, window: Window) -> bool:
         """Whether the window has a committed version (its manifest exists).
 
         :param window: the window.

@@ -82,3 +82,19 @@ def test_a_table_missing_a_newer_column_gains_it(catalog):
     table = open_table(catalog, "lake", "conversations")
     assert [f.name for f in table.schema().fields][-1] == "call_id"
     assert "call_id" in table.properties[NAME_MAPPING]
+
+
+def test_a_sentences_table_is_partitioned_by_its_window_field_sorted_by_its_key_with_doubles(catalog):
+    from airflow_provider_conversations.lake.schema import SENTENCES_SCHEMA
+
+    table = open_table(catalog, "lake", "sentences", SENTENCES_SCHEMA)
+    assert [f.name for f in table.schema().fields] == [c.name for c in SENTENCES_SCHEMA.columns]
+    assert str(table.schema().find_field("start_time").field_type) == "double"
+    assert [(f.name, str(f.transform)) for f in table.spec().fields] == [("transcription_created_at_day", "day")]
+    assert [table.schema().find_column_name(f.source_id) for f in table.sort_order().fields] == [
+        "transcription_created_at",
+        "transcription_id",
+        "sentence_index",
+    ]
+    with pytest.raises(ConversationsIcebergError, match=r"expected \[created_at_day: day\(created_at\)\]"):
+        open_table(catalog, "lake", "sentences")  # the same table, checked as a conversations table

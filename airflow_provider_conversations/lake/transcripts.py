@@ -1,15 +1,18 @@
-"""Transcripts in the S3 layout: two tables under one prefix, windowed by the transcription's ``created_at``.
+"""Transcripts as two tables with the same windows, by the transcription's ``created_at``, in any destination.
 
-* ``{prefix}/sentences``: one row per sentence, the API's fields as returned plus
-  ``transcription_id``, ``conversation_id`` and ``sentence_index`` (0-based, in the API's order);
-* ``{prefix}/transcriptions``: one row per transcription as the list returned it (language,
-  timestamps, refs), so a transcription with no sentences is in the lake too.
+* ``sentences``: one row per sentence, the API's fields as returned plus ``transcription_id``,
+  ``conversation_id``, ``sentence_index`` (0-based, in the API's order) and
+  ``transcription_created_at`` (the row's window);
+* ``transcriptions``: one row per transcription as the list returned it (language, timestamps,
+  refs), so a transcription with no sentences is in the lake too.
 
-Both are ordinary tables of the S3 layout (:class:`~.table.S3Table`: parts, manifests, leases, the
-shape marker), with the same windows. A window is committed in the sentences table first, then in
-the transcriptions table, so a transcription row committed with some ``updated_at`` means its
-sentences were committed from a read at least as new: the change sync keeps a transcription's
-committed sentences only when its listed ``updated_at`` equals the committed transcription row's.
+Each is an ordinary table of its destination that can read its committed rows back
+(:class:`~.destination.ReadableDestination`): two tables of the S3 layout under one prefix
+(:class:`~.s3.table.S3Table`), or two Iceberg tables (:class:`~.iceberg.sink.IcebergDestination`). A
+window is committed in the sentences table first, then in the transcriptions table, so a transcription
+row committed with some ``updated_at`` means its sentences were committed from a read at least as new:
+the change sync keeps a transcription's committed sentences only when its listed ``updated_at``
+equals the committed transcription row's.
 """
 
 from __future__ import annotations
@@ -19,18 +22,17 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_conversations.exceptions import ConversationsFilterError
-from airflow_provider_conversations.lake.destination import WindowParts, WindowResult
+from airflow_provider_conversations.lake.destination import ReadableDestination, WindowParts, WindowResult
 from airflow_provider_conversations.lake.kept import KeptSentences
 from airflow_provider_conversations.lake.parts import LocalPart
-from airflow_provider_conversations.lake.s3.table import S3Table
 from airflow_provider_conversations.lake.windows import Window
 from airflow_provider_conversations.timestamps import parse_api_timestamp
 
 __all__ = ["SENTENCES", "TRANSCRIPTIONS", "CommittedTranscripts", "TranscriptTables"]
 
-#: The sub-prefix of the sentences table.
+#: The name of the sentences table (the S3 layout's sub-prefix).
 SENTENCES = "sentences"
-#: The sub-prefix of the transcriptions table.
+#: The name of the transcriptions table (the S3 layout's sub-prefix).
 TRANSCRIPTIONS = "transcriptions"
 
 
@@ -77,11 +79,11 @@ class CommittedTranscripts:
 class TranscriptTables:
     """The sentences and transcriptions tables as one destination for the operators' checks.
 
-    :param sentences: the sentences table (``{prefix}/sentences``).
-    :param transcriptions: the transcriptions table (``{prefix}/transcriptions``).
+    :param sentences: the sentences table.
+    :param transcriptions: the transcriptions table (of the same kind, window size and format).
     """
 
-    def __init__(self, sentences: S3Table, transcriptions: S3Table) -> None:
+    def __init__(self, sentences: ReadableDestination, transcriptions: ReadableDestination) -> None:
         self.sentences, self.transcriptions = sentences, transcriptions
         self.file_format, self.compression = sentences.file_format, sentences.compression
 
@@ -102,7 +104,7 @@ class TranscriptTables:
         raise NotImplementedError("commit windows into .sentences or .transcriptions")
 
     def windows_holding(self, ids: Iterable[str], window_size: timedelta) -> set[Window]:
-        """None (see :meth:`~.table.S3Table.windows_holding`).
+        """None: a change sync lists every touched window again, so a moved transcription leaves its old one.
 
         :param ids: transcription ids.
         :param window_size: the tables' window size.
@@ -110,7 +112,11 @@ class TranscriptTables:
         return set()
 
     def finish(self) -> None:
-        """Nothing deferred: each window was committed by its manifests."""
+        """Make what each table deferred visible: the sentences table first, then the transcriptions table
+        (an Iceberg change sync's one snapshot per table); if the first fails, the second commits nothing.
+        """
+        self.sentences.finish()
+        self.transcriptions.finish()
 
     def committed(self, window: Window) -> CommittedTranscripts | None:
         """The window's committed transcriptions and sentences, or ``None`` when either table lacks the window.
@@ -124,8 +130,8 @@ class TranscriptTables:
         return None if sentences is None else CommittedTranscripts(transcriptions, sentences)
 
     def is_committed(self, window: Window) -> bool:
-        """Whether both tables hold a committed version of ``window`` (their manifests exist).
+        """Whether both tables hold a committed version of ``window``.
 
         :param window: the window.
         """
-        return all(table.has_manifest(window) for table in (self.sentences, self.transcriptions))
+        return all(table.has_window(window) for table in (self.sentences, self.transcriptions))
