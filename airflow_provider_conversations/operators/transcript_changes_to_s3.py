@@ -34,7 +34,7 @@ class ConversationsTranscriptChangesToS3Operator(TranscriptsS3Destination, Chang
     :param max_records_per_file: rows per data object, at most.
     :param compression: the tables' compression.
     :param max_concurrency: API requests in flight at once.
-    :param file_format: ``"jsonl"``.
+    :param file_format: ``"jsonl"`` or ``"parquet"``: the tables' format.
     :param s3_extra_args: upload arguments.
     :param tmp_dir: directory for the local part files.
     :param max_points: the most rate-limit points the task spends; the windows it did not reach are

@@ -37,9 +37,10 @@ class ConversationsTranscriptsToS3Operator(TranscriptsS3Destination, CreatedAtRa
     :param filters: ``ids`` and ``language_code`` of ``GET /v2/transcriptions``. (templated)
     :param per_page: transcriptions per list request, 1..100.
     :param max_records_per_file: rows per data object, at most.
-    :param compression: ``None`` (``.jsonl``) or ``"gzip"`` (``.jsonl.gz``).
+    :param compression: JSONL: ``None`` (``.jsonl``) or ``"gzip"`` (``.jsonl.gz``); Parquet: ``None``,
+        ``"snappy"``, ``"gzip"`` or ``"zstd"``.
     :param max_concurrency: API requests in flight at once (default the connection's).
-    :param file_format: ``"jsonl"``.
+    :param file_format: ``"jsonl"`` or ``"parquet"`` (typed columns, see the transcripts docs).
     :param s3_extra_args: upload arguments (see :class:`~.conversations_to_s3.ConversationsToS3Operator`).
     :param tmp_dir: directory for the local part files.
     :param max_points: the most rate-limit points the task spends: it stops at the first window boundary

@@ -20,7 +20,7 @@ from airflow_provider_conversations.operators.transcript_changes_to_iceberg impo
 from airflow_provider_conversations.operators.transcripts_to_iceberg import ConversationsTranscriptsToIcebergOperator
 from airflow_provider_conversations.timestamps import format_timestamp
 from tests.conftest import TOKEN
-from tests.integration.conftest import run_dag_source
+from tests.integration.test_example_dags_compose import run_example
 from tests.lake.iceberg.readers import duckdb_connection
 
 UTC = timezone.utc
@@ -209,21 +209,14 @@ def test_an_undefined_catalog_or_an_incompatible_table_fails_before_any_request(
     assert api.stats.requests == 0
 
 
-def test_both_operators_run_in_a_dag(api, catalog, airflow_db):
-    body = (
-        "from airflow_provider_conversations.operators.transcripts_to_iceberg import "
-        "ConversationsTranscriptsToIcebergOperator\n"
-        "    from airflow_provider_conversations.operators.transcript_changes_to_iceberg import "
-        "ConversationsTranscriptChangesToIcebergOperator\n"
-        f"    export = ConversationsTranscriptsToIcebergOperator(task_id='export', **{TABLES!r})\n"
-        f"    sync = ConversationsTranscriptChangesToIcebergOperator(task_id='sync', **{TABLES!r})\n"
-        "    export >> sync"
-    )
-    run, tis = run_dag_source("transcripts_iceberg_dag", D1, body)
-    assert {ti.task_id: str(ti.state) for ti in tis.values()} == {"export": "success", "sync": "success"}
-    assert run.data_interval_end - run.data_interval_start == timedelta(days=1)
-    _, sentences = expected(api, run.data_interval_start.date().isoformat())
-    assert sentences and table_rows(catalog)[1] == sentences
+def test_the_example_dag_exports_a_day_and_syncs_its_changes(api, catalog, airflow_db):
+    out = run_example("example_conversations_iceberg_transcripts", D1 + timedelta(days=1))
+    (window,) = out["export_transcripts"]["windows"]
+    rows = table_rows(catalog)[1]
+    days = sorted({r["transcription_created_at"].date().isoformat() for r in rows})
+    assert window["created_at_gte"][:10] in days  # and the days whose windows the sync rewrote
+    assert rows == expected(api, *days)[1]
+    assert out["sync_transcripts"]["tables"]["sentences"]["table"] == SENTENCES
 
 
 def test_lineage_reads_the_transcriptions_and_writes_both_tables_with_their_columns(api, catalog, warehouse):
