@@ -155,13 +155,15 @@ def test_max_points_stops_at_a_window_boundary_and_the_next_run_resumes(api, s3_
         ({"max_points": 0}, "max_points"),
         ({"max_points": -5}, "max_points"),
         ({"file_format": "csv"}, "file_format"),
+        ({"s3_prefix": "raw/../transcripts"}, "s3_prefix"),
+        ({"file_format": "parquet", "compression": "lz4"}, "compression"),
         ({"filters": {"platform": "zoom"}}, "platform"),
         ({"filters": {"updated_at_gte": "2025-01-01T00:00:00Z"}}, "updated_at_gte"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_request(api, kwargs, message):
     with pytest.raises(ConversationsFilterError, match=message):
-        ConversationsTranscriptsToS3Operator(task_id="x", s3_bucket="b", s3_prefix=PREFIX, **kwargs)
+        ConversationsTranscriptsToS3Operator(task_id="x", s3_bucket="b", **{"s3_prefix": PREFIX, **kwargs})
     assert api.stats.requests == 0
 
 
@@ -243,3 +245,107 @@ def test_lineage_reads_the_transcriptions_and_writes_both_tables_with_their_sche
     assert [f.name for f in sentences.facets["schema"].fields] == [c.name for c in SENTENCES_SCHEMA.columns]
     assert [f.name for f in transcriptions.facets["schema"].fields] == [c.name for c in TRANSCRIPTIONS_SCHEMA.columns]
     assert sentences.outputFacets["outputStatistics"].rowCount == out["sentences"] > 0
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_an_export_whose_read_is_older_than_a_change_sync_never_reverts_it(
+    api, s3_client, bucket, monkeypatch, file_format
+):
+    """Hold the export just before its first commit; meanwhile a change sync of a retranscription and a deletion
+    commits (the reader sees it); then let the export go on: its older read is not committed over the sync's."""
+    from airflow_provider_conversations.lake.s3.table import S3Table
+
+    export(bucket, file_format=file_format)  # the tables exist; the held export below rewrites them
+    transcriptions, _ = expected(api, D1, D3)
+    day1 = [t for t in transcriptions if str(t["created_at"]).startswith("2025-01-02")]
+    commit, seen = S3Table.commit, {}
+
+    def sync_while_the_export_waits(self, group):
+        if not seen:  # the export's first commit: it has read day 1 already
+            seen["held"] = True
+            api.transcripts.retranscribe(day1[2]["id"], updated_at=U0 + timedelta(minutes=5), sentences=17)
+            api.transcripts.delete([day1[4]["id"]])
+            sync(bucket, file_format=file_format)
+            seen["between"] = expected(api, D1, D3), read_objects(s3_client, bucket)
+        return commit(self, group)
+
+    monkeypatch.setattr(S3Table, "commit", sync_while_the_export_waits)
+    outcome = export(bucket, file_format=file_format)
+
+    (transcriptions, sentences), between = seen["between"]
+    assert table_rows(between, "sentences") == sentences  # the reader's view between the two commits
+    assert table_rows(between, "transcriptions") == transcriptions
+    objects = read_objects(s3_client, bucket)
+    assert table_rows(objects, "sentences") == sentences
+    assert table_rows(objects, "transcriptions") == transcriptions
+    day1_result = next(w for w in outcome["windows"] if w["created_at_gte"].startswith("2025-01-02"))
+    assert day1_result["outcome"] == "skipped_older_read"
+
+
+@pytest.mark.parametrize("operator", [ConversationsTranscriptsToS3Operator, ConversationsTranscriptChangesToS3Operator])
+def test_a_connection_of_another_type_fails_once_before_any_request_or_write(
+    api, s3_client, bucket, monkeypatch, operator
+):
+    from airflow.exceptions import AirflowFailException
+
+    from airflow_provider_conversations.exceptions import ConversationsConnectionError
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONVERSATIONS_DEFAULT",
+        json.dumps({"conn_type": "http", "host": api.url, "password": "http-SECRET"}),
+    )
+    op = operator(task_id="t", s3_bucket=bucket, s3_prefix=PREFIX)
+    with pytest.raises(ConversationsConnectionError, match="is of type 'http'") as exc:
+        op.execute({"data_interval_start": D1, "data_interval_end": D3})
+    assert isinstance(exc.value, AirflowFailException) and "http-SECRET" not in str(exc.value)
+    assert api.stats.requests == 0 and read_objects(s3_client, bucket) == {}
+
+
+def test_dag_runs_over_gzip_chunked_answers_and_odd_sentences_keep_parquet_tables_equal_to_the_api(
+    conversations_api_factory, set_conn, s3_client, bucket, airflow_db
+):
+    """Another shape of data than the fixtures': gzip and chunked answers, long ASCII text, integer times,
+    no order_number, a field the schema lacks; export, then a change sync, each in a real DAG run."""
+    api = conversations_api_factory(records=120, token=TOKEN, seed=7, strict_params=True, gzip=True, chunked=True)
+    set_conn(api.url, TOKEN, backoff_base=0.01)
+    args = f"s3_bucket={bucket!r}, s3_prefix={PREFIX!r}, file_format='parquet', compression='zstd'"
+    export_body = (
+        "from airflow_provider_conversations.operators.transcripts_to_s3 import ConversationsTranscriptsToS3Operator\n"
+        f"    ConversationsTranscriptsToS3Operator(task_id='export', {args})"
+    )
+    sync_body = (
+        "from airflow_provider_conversations.operators.transcript_changes_to_s3 import "
+        "ConversationsTranscriptChangesToS3Operator\n"
+        f"    ConversationsTranscriptChangesToS3Operator(task_id='sync', {args})"
+    )
+    run, tis = run_dag_source("transcripts_shapes_export", D1, export_body)
+    assert str(tis["export"].state) == "success"
+    day = run.data_interval_start.date().isoformat()
+    target = next(t for t in api.transcripts.records() if t["created_at"].startswith(day))
+    odd = [
+        {
+            "id": target["id"],
+            "start_time": n * 7,  # integers where the API usually sends decimals
+            "end_time": n * 7 + 6.123456789012,
+            "recording_attendee_id": str(900 + n % 3),
+            "text": ("word " * 1_000).strip(),  # 5 KB of ASCII
+            "conversation": target["conversation"],
+            "confidence": 0.93,  # a field the schema has no column for
+        }
+        for n in range(230)
+    ]
+    changed_at = run.data_interval_end + timedelta(hours=1, minutes=10)
+    api.transcripts.retranscribe(target["id"], updated_at=changed_at, sentences=odd)
+    _run, tis = run_dag_source("transcripts_shapes_sync", D1 + timedelta(days=1), sync_body)  # the next day
+    assert str(tis["sync"].state) == "success"
+    out = tis["sync"].xcom_pull(task_ids="sync")
+    assert out["transcripts"]["read"] >= 1 and out["transcripts"]["kept"] >= 1
+    objects = read_objects(s3_client, bucket)
+    rows = table_rows(objects, "sentences")
+    days = sorted({r["transcription_created_at"].date() for r in rows})  # the export's day and the sync's
+    first = datetime.combine(days[0], datetime.min.time(), UTC)
+    transcriptions, sentences = expected(api, first, first + timedelta(days=(days[-1] - days[0]).days + 1))
+    in_days = [t for t in transcriptions if t["created_at"].date() in days]
+    assert rows == [s for s in sentences if s["transcription_created_at"].date() in days]
+    assert table_rows(objects, "transcriptions") == in_days
+    assert sum(1 for s in sentences if s["transcription_id"] == target["id"]) == 230
